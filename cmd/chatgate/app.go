@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	apichannel "github.com/chatgate/chatgate/channels/api"
+	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/devstack"
+	"github.com/chatgate/chatgate/gateway/httpapi"
+	"github.com/chatgate/chatgate/gateway/kafka"
+	"github.com/chatgate/chatgate/gateway/outbox"
+	"github.com/chatgate/chatgate/gateway/postgres"
+	"github.com/chatgate/chatgate/ticketing"
+	"github.com/chatgate/chatgate/ticketing/pgstore"
+)
+
+// Roles a process can run (SPEC.md §3, `--roles`).
+const (
+	roleIngress = "ingress" // HTTP API and inbound webhooks
+	roleWorker  = "worker"  // ticketing worker on the inbound topic
+	roleRelay   = "relay"   // outbox relay
+)
+
+// availableRoles are the roles this version implements, in start order.
+var availableRoles = []string{roleIngress, roleWorker, roleRelay}
+
+// plannedRoles are named by SPEC.md but arrive with later channel and
+// scheduler work; asking for them is a clear error, not a silent no-op.
+var plannedRoles = []string{"whatsapp", "sender", "scheduler"}
+
+func parseRoles(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" || s == "all" {
+		return availableRoles, nil
+	}
+	var roles []string
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		switch {
+		case slices.Contains(availableRoles, r):
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		case slices.Contains(plannedRoles, r):
+			return nil, fmt.Errorf("--roles: role %q is not available in this version (available: %s)", r, strings.Join(availableRoles, ", "))
+		default:
+			return nil, fmt.Errorf("--roles: unknown role %q (available: %s)", r, strings.Join(availableRoles, ", "))
+		}
+	}
+	return roles, nil
+}
+
+// app is chatgate's wiring: the embedded parts it started, the shared
+// clients, and the roles it runs. End-to-end tests build it the same way
+// `chatgate run` does.
+type app struct {
+	cfg    config
+	log    *slog.Logger
+	roles  []string
+	topics gateway.Topics
+	now    func() time.Time
+
+	pg       *devstack.Postgres
+	broker   *devstack.Broker
+	brokers  []string
+	dbURL    string
+	pool     *pgxpool.Pool
+	producer *kafka.Producer
+	server   *httpapi.Server
+
+	closeOnce sync.Once
+}
+
+// newApp starts what the configuration asks for: embedded broker and
+// database when none are configured, migrations, clients. On error it
+// releases whatever it had started.
+func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if cfg.embeddedPostgres() {
+		a.pg, err = devstack.StartPostgres(ctx, devstack.PostgresConfig{Dir: cfg.dataPath("postgres"), Logger: log})
+		if err != nil {
+			if errors.Is(err, devstack.ErrNoPostgresBinaries) {
+				return nil, fmt.Errorf("%w\n(or point chatgate at a server with CHATGATE_DATABASE_URL)", err)
+			}
+			return nil, fmt.Errorf("start embedded postgres: %w", err)
+		}
+		a.dbURL = a.pg.URL()
+	} else {
+		a.dbURL = cfg.DatabaseURL
+	}
+	if cfg.embeddedKafka() {
+		a.broker, err = devstack.StartBroker(devstack.BrokerConfig{
+			Addr: cfg.EmbeddedKafkaAddr, DataDir: cfg.dataPath("kafka"),
+			Topics: a.topics.All(), Partitions: int32(cfg.Partitions), Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start embedded kafka broker on %s (set CHATGATE_EMBEDDED_KAFKA_ADDR to use another address): %w", cfg.EmbeddedKafkaAddr, err)
+		}
+		a.brokers = []string{a.broker.Addr()}
+		log.InfoContext(ctx, "embedded kafka broker listening", "addr", a.broker.Addr(), "data_dir", cfg.dataPath("kafka"))
+	} else {
+		a.brokers = cfg.Brokers
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := kafka.WaitReachable(startCtx, a.brokers); err != nil {
+		return nil, err
+	}
+	if err := kafka.EnsureTopics(startCtx, a.brokers, a.topics.All(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
+		return nil, err
+	}
+	a.pool, err = postgres.Connect(startCtx, a.dbURL, int32(cfg.DBMaxConns))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := postgres.Migrate(startCtx, a.pool, log); err != nil {
+		return nil, err
+	}
+	a.producer, err = kafka.NewProducer(kafka.ProducerConfig{Brokers: a.brokers})
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(roles, roleIngress) {
+		a.server = a.buildServer(cfg.tokenMap())
+	}
+	return a, nil
+}
+
+// buildServer mounts every HTTP handler on a new server.
+func (a *app) buildServer(tokens map[string]httpapi.Role) *httpapi.Server {
+	srv := httpapi.New(httpapi.Config{
+		Addr:   a.cfg.HTTPAddr,
+		Logger: a.log,
+		ReadyChecks: map[string]func(context.Context) error{
+			"postgres": a.pool.Ping,
+			"kafka": func(ctx context.Context) error {
+				return kafka.Ping(ctx, a.brokers, a.topics.Name(gateway.TopicInbound))
+			},
+		},
+		Version: version,
+	})
+	auth := httpapi.NewAuthenticator(tokens)
+	srv.Handle("POST /v1/channels/api/messages", auth.Require(&apichannel.Handler{
+		Publisher: a.producer,
+		Topics:    a.topics,
+		Now:       a.now,
+		Logger:    a.log,
+	}, httpapi.RoleAPIChannel))
+	return srv
+}
+
+// run runs the configured roles until ctx ends or one fails.
+func (a *app) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, role := range a.roles {
+		switch role {
+		case roleIngress:
+			g.Go(func() error { return a.server.ListenAndServe(ctx) })
+		case roleWorker:
+			svc := &ticketing.Service{Store: pgstore.New(a.pool), Now: a.now, Logger: a.log}
+			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
+				Brokers:  a.brokers,
+				GroupID:  a.cfg.WorkerGroup,
+				Topics:   []string{a.topics.Name(gateway.TopicInbound)},
+				MaxBatch: a.cfg.WorkerMaxBatch,
+				Logger:   a.log,
+			}, svc.HandleBatch)
+			if err != nil {
+				return err
+			}
+			a.log.InfoContext(ctx, "ticketing worker consuming", "topic", a.topics.Name(gateway.TopicInbound), "group", a.cfg.WorkerGroup)
+			g.Go(func() error {
+				defer consumer.Close()
+				return consumer.Run(ctx)
+			})
+		case roleRelay:
+			relay, err := outbox.New(outbox.Config{Pool: a.pool, Publisher: a.producer, Topics: a.topics, Logger: a.log})
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return relay.Run(ctx) })
+		}
+	}
+	return g.Wait()
+}
+
+// Close stops what newApp started, in reverse order; safe to call twice.
+func (a *app) Close() {
+	a.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		if a.producer != nil {
+			_ = a.producer.Close()
+		}
+		if a.pool != nil {
+			a.pool.Close()
+		}
+		if a.broker != nil {
+			if err := a.broker.Close(); err != nil {
+				a.log.Error("stop embedded kafka broker", "err", err)
+			}
+		}
+		if a.pg != nil {
+			if err := a.pg.Stop(ctx); err != nil {
+				a.log.Error("stop embedded postgres", "err", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/kafka"
+)
+
+// config is chatgate's configuration, read from CHATGATE_* variables (see
+// docs/configuration.md); flags of `run` override single fields.
+type config struct {
+	// DatabaseURL (CHATGATE_DATABASE_URL): PostgreSQL URL; empty starts a
+	// managed local cluster under DataDir.
+	DatabaseURL string
+	// Brokers (CHATGATE_KAFKA_BROKERS): Kafka bootstrap brokers; empty starts
+	// the embedded broker on EmbeddedKafkaAddr.
+	Brokers []string
+	// EmbeddedKafkaAddr (CHATGATE_EMBEDDED_KAFKA_ADDR): where the embedded broker listens.
+	EmbeddedKafkaAddr string
+	// DataDir (CHATGATE_DATA_DIR): embedded PostgreSQL and broker data.
+	DataDir string
+	// HTTPAddr (CHATGATE_HTTP_ADDR): HTTP listen address.
+	HTTPAddr string
+	// PublicURL (CHATGATE_PUBLIC_URL): the URL providers call.
+	PublicURL string
+	// TopicPrefix (CHATGATE_TOPIC_PREFIX): prefix of every Kafka topic.
+	TopicPrefix string
+	// Partitions (CHATGATE_KAFKA_PARTITIONS): partitions of topics chatgate creates.
+	Partitions int
+	// ReplicationFactor (CHATGATE_KAFKA_REPLICATION_FACTOR) of topics chatgate creates.
+	ReplicationFactor int
+	// APIToken, DeskToken, OpsToken (CHATGATE_API_TOKEN, CHATGATE_DESK_TOKEN,
+	// CHATGATE_OPS_TOKEN): bootstrap bearer tokens.
+	APIToken, DeskToken, OpsToken string
+	// WorkerGroup (CHATGATE_WORKER_GROUP): consumer group of the ticketing worker.
+	WorkerGroup string
+	// WorkerMaxBatch (CHATGATE_WORKER_MAX_BATCH): most records per worker transaction.
+	WorkerMaxBatch int
+	// DBMaxConns (CHATGATE_DB_MAX_CONNS): pool size.
+	DBMaxConns int
+	// LogLevel (CHATGATE_LOG_LEVEL): debug, info, warn, error.
+	LogLevel string
+	// ShutdownTimeout (CHATGATE_SHUTDOWN_TIMEOUT): how long a stop waits for work in flight.
+	ShutdownTimeout time.Duration
+}
+
+// defaultConfig holds the defaults of SPEC.md §3.
+func defaultConfig() config {
+	return config{
+		EmbeddedKafkaAddr: "127.0.0.1:9092",
+		DataDir:           "./.chatgate",
+		HTTPAddr:          ":8080",
+		PublicURL:         "http://localhost:8080",
+		TopicPrefix:       gateway.DefaultTopicPrefix,
+		Partitions:        8,
+		ReplicationFactor: 1,
+		WorkerGroup:       "chatgate-worker",
+		WorkerMaxBatch:    1000,
+		DBMaxConns:        16,
+		LogLevel:          "info",
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// loadConfig reads the environment through lookupEnv (os.LookupEnv) over
+// the defaults and validates the result; errors name the variable.
+func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
+	c := defaultConfig()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int, min int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min {
+				errs = append(errs, fmt.Errorf("%s=%q: want an integer ≥ %d", name, v, min))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("CHATGATE_DATABASE_URL", &c.DatabaseURL)
+	if v := getenv("CHATGATE_KAFKA_BROKERS"); strings.TrimSpace(v) != "" {
+		c.Brokers = kafka.ParseBrokers(v)
+	}
+	str("CHATGATE_EMBEDDED_KAFKA_ADDR", &c.EmbeddedKafkaAddr)
+	str("CHATGATE_DATA_DIR", &c.DataDir)
+	str("CHATGATE_HTTP_ADDR", &c.HTTPAddr)
+	str("CHATGATE_PUBLIC_URL", &c.PublicURL)
+	if v, ok := lookupEnv("CHATGATE_TOPIC_PREFIX"); ok {
+		c.TopicPrefix = v // may be set to empty on purpose
+	}
+	num("CHATGATE_KAFKA_PARTITIONS", &c.Partitions, 1)
+	num("CHATGATE_KAFKA_REPLICATION_FACTOR", &c.ReplicationFactor, 1)
+	str("CHATGATE_API_TOKEN", &c.APIToken)
+	str("CHATGATE_DESK_TOKEN", &c.DeskToken)
+	str("CHATGATE_OPS_TOKEN", &c.OpsToken)
+	str("CHATGATE_WORKER_GROUP", &c.WorkerGroup)
+	num("CHATGATE_WORKER_MAX_BATCH", &c.WorkerMaxBatch, 1)
+	num("CHATGATE_DB_MAX_CONNS", &c.DBMaxConns, 2)
+	str("CHATGATE_LOG_LEVEL", &c.LogLevel)
+	if v := strings.TrimSpace(getenv("CHATGATE_SHUTDOWN_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("CHATGATE_SHUTDOWN_TIMEOUT=%q: want a positive duration like 15s", v))
+		} else {
+			c.ShutdownTimeout = d
+		}
+	}
+	if err := c.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("CHATGATE_HTTP_ADDR=%q: %v", c.HTTPAddr, err))
+	}
+	if _, _, err := net.SplitHostPort(c.EmbeddedKafkaAddr); err != nil {
+		errs = append(errs, fmt.Errorf("CHATGATE_EMBEDDED_KAFKA_ADDR=%q: %v", c.EmbeddedKafkaAddr, err))
+	}
+	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("CHATGATE_PUBLIC_URL=%q: want an http:// or https:// URL", c.PublicURL))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("CHATGATE_DATABASE_URL: want a postgres:// URL"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("CHATGATE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// embedded reports which parts run embedded.
+func (c config) embeddedKafka() bool    { return len(c.Brokers) == 0 }
+func (c config) embeddedPostgres() bool { return c.DatabaseURL == "" }
+
+func (c config) dataPath(parts ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, parts...)...)
+}

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CloudEventsSpecVersion is the CloudEvents version every record follows.
+const CloudEventsSpecVersion = "1.0"
+
+// Event types carried by chatgate's topics.
+const (
+	TypeInboundMessage      = "chatgate.inbound.message"
+	TypeTicketCreated       = "chatgate.ticket.created"
+	TypeTicketMessageAdded  = "chatgate.ticket.message_added"
+	TypeCommandRejected     = "chatgate.command.rejected"
+	TypeDeadletter          = "chatgate.deadletter"
+	cloudEventsContentType  = "application/json"
+	CloudEventsStructuredCT = "application/cloudevents+json"
+)
+
+// Event is a CloudEvents 1.0 envelope in JSON structured mode. Every chatgate
+// record is one: the id is unique per event, so consumers dedupe on it.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// NewEvent builds an envelope around data, which is marshalled to JSON.
+func NewEvent(id, source, typ, subject string, at time.Time, data any) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("marshal %s data: %w", typ, err)
+	}
+	return Event{
+		SpecVersion:     CloudEventsSpecVersion,
+		ID:              id,
+		Source:          source,
+		Type:            typ,
+		Subject:         subject,
+		Time:            at.UTC(),
+		DataContentType: cloudEventsContentType,
+		Data:            raw,
+	}, nil
+}
+
+// Validate checks the attributes CloudEvents 1.0 requires.
+func (e Event) Validate() error {
+	var errs []error
+	if e.SpecVersion != CloudEventsSpecVersion {
+		errs = append(errs, fmt.Errorf("specversion %q: want %q", e.SpecVersion, CloudEventsSpecVersion))
+	}
+	if e.ID == "" {
+		errs = append(errs, errors.New("id is empty"))
+	}
+	if e.Source == "" {
+		errs = append(errs, errors.New("source is empty"))
+	}
+	if e.Type == "" {
+		errs = append(errs, errors.New("type is empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// DecodeEvent parses a structured-mode record value and checks the envelope.
+func DecodeEvent(value []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(value, &e); err != nil {
+		return Event{}, fmt.Errorf("decode cloudevent: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, fmt.Errorf("invalid cloudevent: %w", err)
+	}
+	return e, nil
+}
+
+// DecodeData parses the event's data into v.
+func (e Event) DecodeData(v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("decode %s data: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Message encodes the event as a record for topic, keyed by key.
+func (e Event) Message(topic, key string) (Message, error) {
+	value, err := json.Marshal(e)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode cloudevent %s: %w", e.ID, err)
+	}
+	return Message{
+		Topic:   topic,
+		Key:     []byte(key),
+		Value:   value,
+		Headers: []Header{{Key: "content-type", Value: []byte(CloudEventsStructuredCT)}},
+	}, nil
+}

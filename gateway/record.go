@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on inbound fields; adapters refuse larger values before they reach Kafka.
+const (
+	MaxProviderIDLen  = 128
+	MaxAddressLen     = 128
+	MaxTextLen        = 4096
+	MaxContactNameLen = 256
+)
+
+// Inbound is the data of a chatgate.inbound.message record on the inbound
+// topic: one message a contact sent, normalized by its channel adapter.
+type Inbound struct {
+	Channel     Channel   `json:"channel"`
+	ProviderID  string    `json:"provider_id"` // idempotency key within the channel (R1)
+	From        string    `json:"from"`        // the contact's address on the channel
+	To          string    `json:"to,omitempty"`
+	Text        string    `json:"text"`
+	ContactName string    `json:"contact_name,omitempty"`
+	ReceivedAt  time.Time `json:"received_at"`
+}
+
+// ContactKey returns the Kafka key of the sending contact.
+func (in Inbound) ContactKey() string { return ContactKey(in.Channel, in.From) }
+
+// EventID is deterministic, so the same provider message published twice
+// carries the same CloudEvents id.
+func (in Inbound) EventID() string { return "inbound:" + string(in.Channel) + ":" + in.ProviderID }
+
+// Validate checks the fields every adapter must fill.
+func (in Inbound) Validate() error {
+	var errs []error
+	if !in.Channel.Valid() {
+		errs = append(errs, fmt.Errorf("channel %q is not one of api, sms, whatsapp", in.Channel))
+	}
+	check := func(field, v string, max int, required bool) {
+		switch {
+		case v == "" && required:
+			errs = append(errs, fmt.Errorf("%s is required", field))
+		case utf8.RuneCountInString(v) > max:
+			errs = append(errs, fmt.Errorf("%s is longer than %d characters", field, max))
+		case !utf8.ValidString(v):
+			errs = append(errs, fmt.Errorf("%s is not valid UTF-8", field))
+		}
+	}
+	check("provider_id", in.ProviderID, MaxProviderIDLen, true)
+	check("from", in.From, MaxAddressLen, true)
+	check("to", in.To, MaxAddressLen, false)
+	check("text", in.Text, MaxTextLen, true)
+	check("contact_name", in.ContactName, MaxContactNameLen, false)
+	if in.ReceivedAt.IsZero() {
+		errs = append(errs, errors.New("received_at is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Event wraps the inbound message in its CloudEvents envelope.
+func (in Inbound) Event(source string) (Event, error) {
+	return NewEvent(in.EventID(), source, TypeInboundMessage, in.ContactKey(), in.ReceivedAt, in)
+}
+
+// ContactView is a contact as ticket events show it.
+type ContactView struct {
+	ID      int64   `json:"id"`
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
+	Name    string  `json:"name,omitempty"`
+}
+
+// ConversationView is a conversation's whole state after a change. Every
+// ticket event carries one, so a desk can rebuild a conversation from its
+// latest event alone.
+type ConversationView struct {
+	ID            int64       `json:"id"`
+	Kind          string      `json:"kind"`  // live_chat or ticket
+	State         string      `json:"state"` // unassigned, assigned, snoozed, closed, deleted
+	Contact       ContactView `json:"contact"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+	LastMessageAt time.Time   `json:"last_message_at"`
+	// LastInboundAt is the contact's last message; WhatsApp's 24-hour window runs from it.
+	LastInboundAt time.Time `json:"last_inbound_at"`
+	MessageCount  int       `json:"message_count"`
+}
+
+// MessageView is one stored message as ticket events show it.
+type MessageView struct {
+	ID         int64     `json:"id"`
+	Direction  string    `json:"direction"` // inbound or outbound
+	ProviderID string    `json:"provider_id,omitempty"`
+	Text       string    `json:"text"`
+	SentAt     time.Time `json:"sent_at"`   // when the provider received it from the sender
+	StoredAt   time.Time `json:"stored_at"` // when chatgate stored it
+	Seq        int       `json:"seq"`       // 1-based position in the conversation
+}
+
+// TicketEvent is the data of every chatgate.ticket.* event: the conversation
+// after the change, plus the message or reason the change is about.
+type TicketEvent struct {
+	Conversation ConversationView `json:"conversation"`
+	Message      *MessageView     `json:"message,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+}

@@ -1,0 +1,295 @@
+// Package pgstore implements ticketing.Store on PostgreSQL with pgx. Every
+// batch of the worker costs a handful of round trips whatever its size: reads
+// and writes are multi-row statements (unnest over arrays) sent as pipelined
+// pgx batches.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/postgres"
+	"github.com/chatgate/chatgate/ticketing"
+)
+
+// Store is the ticketing store on a pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ ticketing.Store = (*Store)(nil)
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// InTx runs fn in a read-committed transaction: the contact row locks taken
+// by Load serialise writers of one contact, which is all the rules need.
+func (s *Store) InTx(ctx context.Context, fn func(tx ticketing.StoreTx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&storeTx{tx: tx}) })
+}
+
+type storeTx struct {
+	tx pgx.Tx
+}
+
+const (
+	// Missing contacts are created first; existing ones are not rewritten.
+	sqlInsertContacts = `
+INSERT INTO contacts (channel, address, name, created_at, updated_at)
+SELECT u.channel, u.address, u.name, now(), now()
+FROM unnest($1::text[], $2::text[], $3::text[]) AS u(channel, address, name)
+ORDER BY u.channel, u.address
+ON CONFLICT (channel, address) DO NOTHING`
+
+	// Locked in a fixed order so two batches sharing contacts cannot deadlock.
+	sqlLockContacts = `
+SELECT c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at
+FROM contacts c
+JOIN unnest($1::text[], $2::text[]) AS u(channel, address) ON c.channel = u.channel AND c.address = u.address
+ORDER BY c.channel, c.address
+FOR UPDATE OF c`
+
+	sqlOpenConversations = `
+SELECT v.id, v.contact_id, v.kind, v.state, v.created_at, v.updated_at, v.last_message_at,
+       v.last_inbound_at, v.message_count, v.closed_at, coalesce(v.close_reason, '')
+FROM conversations v
+JOIN contacts c ON c.id = v.contact_id
+JOIN unnest($1::text[], $2::text[]) AS u(channel, address) ON c.channel = u.channel AND c.address = u.address
+WHERE v.state IN ('unassigned', 'assigned', 'snoozed')`
+
+	sqlKnownMessages = `
+SELECT m.channel, m.provider_id
+FROM messages m
+JOIN unnest($1::text[], $2::text[]) AS u(channel, provider_id) ON m.channel = u.channel AND m.provider_id = u.provider_id`
+
+	sqlAllocateIDs = `
+SELECT ARRAY(SELECT nextval('conversations_id_seq') FROM generate_series(1, $1)),
+       ARRAY(SELECT nextval('messages_id_seq') FROM generate_series(1, $2))`
+
+	sqlUpdateContacts = `
+UPDATE contacts c SET name = u.name, updated_at = u.updated_at, last_inbound_at = u.last_inbound_at
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(id, name, updated_at, last_inbound_at)
+WHERE c.id = u.id`
+
+	sqlInsertConversations = `
+INSERT INTO conversations (id, contact_id, kind, state, created_at, updated_at, last_message_at,
+                           last_inbound_at, message_count, closed_at, close_reason)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[])`
+
+	sqlUpdateConversations = `
+UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.updated_at,
+    last_message_at = u.last_message_at, last_inbound_at = u.last_inbound_at,
+    message_count = u.message_count, closed_at = u.closed_at, close_reason = u.close_reason
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
+            $7::int[], $8::timestamptz[], $9::text[])
+     AS u(id, kind, state, updated_at, last_message_at, last_inbound_at, message_count, closed_at, close_reason)
+WHERE v.id = u.id`
+
+	sqlInsertMessages = `
+INSERT INTO messages (id, conversation_id, contact_id, channel, direction, provider_id, body, seq, sent_at, stored_at)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::int[], $9::timestamptz[], $10::timestamptz[])`
+
+	sqlInsertOutbox = `
+INSERT INTO outbox (topic, key, value)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])`
+
+	sqlNotify = `SELECT pg_notify('` + postgres.OutboxNotifyChannel + `', '')`
+)
+
+func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketing.LoadResult, error) {
+	refs := append([]ticketing.ContactRef(nil), req.Contacts...)
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].Channel != refs[j].Channel {
+			return refs[i].Channel < refs[j].Channel
+		}
+		return refs[i].Address < refs[j].Address
+	})
+	chans := make([]string, len(refs))
+	addrs := make([]string, len(refs))
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		chans[i], addrs[i], names[i] = string(r.Channel), r.Address, r.Name
+	}
+	mChans := make([]string, len(req.Messages))
+	mIDs := make([]string, len(req.Messages))
+	for i, m := range req.Messages {
+		mChans[i], mIDs[i] = string(m.Channel), m.ProviderID
+	}
+
+	res := ticketing.LoadResult{
+		States: make(map[string]*ticketing.ContactState, len(refs)),
+		Known:  make(map[ticketing.MessageRef]bool),
+	}
+	b := &pgx.Batch{}
+	b.Queue(sqlInsertContacts, chans, addrs, names)
+	b.Queue(sqlLockContacts, chans, addrs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c := &ticketing.Contact{}
+			var ch string
+			var lastIn pgtype.Timestamptz
+			if err := rows.Scan(&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn); err != nil {
+				return err
+			}
+			c.Channel = gateway.Channel(ch)
+			c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
+			res.States[c.Key()] = &ticketing.ContactState{Contact: c}
+		}
+		return rows.Err()
+	})
+	// Read after the locks above were granted, so a batch that waited for
+	// another worker's transaction sees what that one committed.
+	byContact := map[int64]*ticketing.Conversation{}
+	b.Queue(sqlOpenConversations, chans, addrs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			v, err := scanConversation(rows)
+			if err != nil {
+				return err
+			}
+			byContact[v.ContactID] = v
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlKnownMessages, mChans, mIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var ch, id string
+			if err := rows.Scan(&ch, &id); err != nil {
+				return err
+			}
+			res.Known[ticketing.MessageRef{Channel: gateway.Channel(ch), ProviderID: id}] = true
+		}
+		return rows.Err()
+	})
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return ticketing.LoadResult{}, fmt.Errorf("load batch state: %w", err)
+	}
+	for _, st := range res.States {
+		st.Open = byContact[st.Contact.ID]
+	}
+	for _, r := range refs {
+		if res.States[r.Key()] == nil {
+			return ticketing.LoadResult{}, fmt.Errorf("load batch state: contact %s was not created", r.Key())
+		}
+	}
+	return res, nil
+}
+
+func scanConversation(rows pgx.Rows) (*ticketing.Conversation, error) {
+	v := &ticketing.Conversation{}
+	var kind, state string
+	var lastIn, closedAt pgtype.Timestamptz
+	if err := rows.Scan(&v.ID, &v.ContactID, &kind, &state, &v.CreatedAt, &v.UpdatedAt, &v.LastMessageAt,
+		&lastIn, &v.MessageCount, &closedAt, &v.CloseReason); err != nil {
+		return nil, err
+	}
+	v.Kind, v.State = ticketing.Kind(kind), ticketing.State(state)
+	v.CreatedAt, v.UpdatedAt, v.LastMessageAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC(), v.LastMessageAt.UTC()
+	v.LastInboundAt, v.ClosedAt = timeOf(lastIn), timeOf(closedAt)
+	return v, nil
+}
+
+func (t *storeTx) AllocateIDs(ctx context.Context, conversations, messages int) ([]int64, []int64, error) {
+	var convIDs, msgIDs []int64
+	if err := t.tx.QueryRow(ctx, sqlAllocateIDs, conversations, messages).Scan(&convIDs, &msgIDs); err != nil {
+		return nil, nil, fmt.Errorf("allocate ids: %w", err)
+	}
+	if len(convIDs) != conversations || len(msgIDs) != messages {
+		return nil, nil, errors.New("allocate ids: sequence returned the wrong number of ids")
+	}
+	return convIDs, msgIDs, nil
+}
+
+func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
+	b := &pgx.Batch{}
+	if n := len(ch.Contacts); n > 0 {
+		ids, names := make([]int64, n), make([]string, n)
+		updated, lastIn := make([]time.Time, n), make([]pgtype.Timestamptz, n)
+		for i, c := range ch.Contacts {
+			ids[i], names[i], updated[i], lastIn[i] = c.ID, c.Name, c.UpdatedAt, tstz(c.LastInboundAt)
+		}
+		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn)
+	}
+	if len(ch.NewConversations) > 0 {
+		c := conversationColumns(ch.NewConversations)
+		b.Queue(sqlInsertConversations, c.ids, c.contactIDs, c.kinds, c.states, c.created, c.updated,
+			c.lastMsg, c.lastIn, c.counts, c.closed, c.reasons)
+	}
+	if len(ch.Conversations) > 0 {
+		c := conversationColumns(ch.Conversations)
+		b.Queue(sqlUpdateConversations, c.ids, c.kinds, c.states, c.updated, c.lastMsg, c.lastIn,
+			c.counts, c.closed, c.reasons)
+	}
+	if n := len(ch.Messages); n > 0 {
+		ids, convIDs, contactIDs := make([]int64, n), make([]pgtype.Int8, n), make([]int64, n)
+		chans, dirs, pids, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs, sent, stored := make([]int32, n), make([]time.Time, n), make([]time.Time, n)
+		for i, m := range ch.Messages {
+			ids[i], contactIDs[i] = m.ID, m.ContactID
+			if m.Conv != nil {
+				convIDs[i] = pgtype.Int8{Int64: m.Conv.ID, Valid: true}
+			}
+			chans[i], dirs[i], pids[i], bodies[i] = string(m.Channel), string(m.Direction), m.ProviderID, m.Body
+			seqs[i], sent[i], stored[i] = int32(m.Seq), m.SentAt, m.StoredAt
+		}
+		b.Queue(sqlInsertMessages, ids, convIDs, contactIDs, chans, dirs, pids, bodies, seqs, sent, stored)
+	}
+	if n := len(ch.Outbox); n > 0 {
+		topics, keys, values := make([]string, n), make([][]byte, n), make([][]byte, n)
+		for i, r := range ch.Outbox {
+			topics[i], keys[i], values[i] = string(r.Topic), r.Key, r.Value
+		}
+		b.Queue(sqlInsertOutbox, topics, keys, values)
+		b.Queue(sqlNotify)
+	}
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("save batch: %w", err)
+	}
+	return nil
+}
+
+type convColumns struct {
+	ids, contactIDs  []int64
+	kinds, states    []string
+	created, updated []time.Time
+	lastMsg          []time.Time
+	lastIn, closed   []pgtype.Timestamptz
+	counts           []int32
+	reasons          []pgtype.Text
+}
+
+func conversationColumns(vs []*ticketing.Conversation) convColumns {
+	n := len(vs)
+	c := convColumns{
+		ids: make([]int64, n), contactIDs: make([]int64, n), kinds: make([]string, n), states: make([]string, n),
+		created: make([]time.Time, n), updated: make([]time.Time, n), lastMsg: make([]time.Time, n),
+		lastIn: make([]pgtype.Timestamptz, n), closed: make([]pgtype.Timestamptz, n), counts: make([]int32, n),
+		reasons: make([]pgtype.Text, n),
+	}
+	for i, v := range vs {
+		c.ids[i], c.contactIDs[i], c.kinds[i], c.states[i] = v.ID, v.ContactID, string(v.Kind), string(v.State)
+		c.created[i], c.updated[i], c.lastMsg[i] = v.CreatedAt, v.UpdatedAt, v.LastMessageAt
+		c.lastIn[i], c.closed[i], c.counts[i] = tstz(v.LastInboundAt), tstz(v.ClosedAt), int32(v.MessageCount)
+		c.reasons[i] = pgtype.Text{String: v.CloseReason, Valid: v.CloseReason != ""}
+	}
+	return c
+}
+
+func tstz(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+func timeOf(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
