@@ -70,6 +70,59 @@ func (e Event) Validate() error {
 	return errors.Join(errs...)
 }
 
+// envelope is an Event with typed data, so encoding and decoding a record
+// is one pass over the JSON: a json.RawMessage field would be copied and
+// re-validated (compacted) on every marshal.
+type envelope[T any] struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject,omitempty"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            T         `json:"data"`
+}
+
+func (e *envelope[T]) header() Event {
+	return Event{SpecVersion: e.SpecVersion, ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Subject,
+		Time: e.Time, DataContentType: e.DataContentType}
+}
+
+// EncodeRecord builds the CloudEvent around data and encodes it as a record
+// for topic, keyed by key, in one pass.
+func EncodeRecord[T any](topic, key, id, source, typ, subject string, at time.Time, data T) (Message, error) {
+	value, err := json.Marshal(envelope[T]{
+		SpecVersion: CloudEventsSpecVersion, ID: id, Source: source, Type: typ, Subject: subject,
+		Time: at.UTC(), DataContentType: cloudEventsContentType, Data: data,
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("encode %s event %s: %w", typ, id, err)
+	}
+	return Message{
+		Topic:   topic,
+		Key:     []byte(key),
+		Value:   value,
+		Headers: []Header{{Key: "content-type", Value: []byte(CloudEventsStructuredCT)}},
+	}, nil
+}
+
+// DecodeRecord parses a structured-mode record value, checks the envelope
+// and decodes its data into a T, in one pass. The returned Event has no Data.
+func DecodeRecord[T any](value []byte) (Event, T, error) {
+	var e envelope[T]
+	if err := json.Unmarshal(value, &e); err != nil {
+		var zero T
+		return Event{}, zero, fmt.Errorf("decode cloudevent: %w", err)
+	}
+	ev := e.header()
+	if err := ev.Validate(); err != nil {
+		var zero T
+		return Event{}, zero, fmt.Errorf("invalid cloudevent: %w", err)
+	}
+	return ev, e.Data, nil
+}
+
 // DecodeEvent parses a structured-mode record value and checks the envelope.
 func DecodeEvent(value []byte) (Event, error) {
 	var e Event

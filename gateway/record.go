@@ -66,6 +66,13 @@ func (in Inbound) Event(source string) (Event, error) {
 	return NewEvent(in.EventID(), source, TypeInboundMessage, in.ContactKey(), in.ReceivedAt, in)
 }
 
+// Record encodes the inbound message as its CloudEvent record for topic,
+// keyed by contact.
+func (in Inbound) Record(source, topic string) (Message, error) {
+	key := in.ContactKey()
+	return EncodeRecord(topic, key, in.EventID(), source, TypeInboundMessage, key, in.ReceivedAt, in)
+}
+
 // ContactView is a contact as ticket events show it.
 type ContactView struct {
 	ID      int64   `json:"id"`

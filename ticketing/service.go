@@ -198,16 +198,12 @@ func (s *Service) logger() *slog.Logger {
 }
 
 func decodeInbound(m gateway.Message) (gateway.Inbound, error) {
-	ev, err := gateway.DecodeEvent(m.Value)
+	ev, in, err := gateway.DecodeRecord[gateway.Inbound](m.Value)
 	if err != nil {
 		return gateway.Inbound{}, err
 	}
 	if ev.Type != gateway.TypeInboundMessage {
 		return gateway.Inbound{}, fmt.Errorf("unexpected event type %q on the inbound topic", ev.Type)
-	}
-	var in gateway.Inbound
-	if err := ev.DecodeData(&in); err != nil {
-		return gateway.Inbound{}, err
 	}
 	if err := in.Validate(); err != nil {
 		return gateway.Inbound{}, fmt.Errorf("invalid inbound message: %w", err)
@@ -233,14 +229,10 @@ type DeadletterData struct {
 
 func deadletter(m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
 	id := "deadletter:" + m.Topic + ":" + strconv.Itoa(m.Partition) + ":" + strconv.FormatInt(m.Offset, 10)
-	ev, err := gateway.NewEvent(id, EventSource, gateway.TypeDeadletter, m.Topic, now, DeadletterData{
+	return outboxRecord(gateway.TopicDeadletter, string(m.Key), id, gateway.TypeDeadletter, m.Topic, now, DeadletterData{
 		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
 		Key: string(m.Key), Value: string(m.Value), Reason: cause.Error(),
 	})
-	if err != nil {
-		return OutboxRecord{}, err
-	}
-	return encodeRecord(ev, gateway.TopicDeadletter, m.Key)
 }
 
 func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, error) {
@@ -259,15 +251,11 @@ func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, error) {
 		return OutboxRecord{}, fmt.Errorf("event id: %w", err)
 	}
 	subject := strconv.FormatInt(snap.ID, 10)
-	ev, err := gateway.NewEvent(id.String(), EventSource, e.Type, subject, snap.UpdatedAt, data)
-	if err != nil {
-		return OutboxRecord{}, err
-	}
-	return encodeRecord(ev, gateway.TopicTickets, []byte(subject))
+	return outboxRecord(gateway.TopicTickets, subject, id.String(), e.Type, subject, snap.UpdatedAt, data)
 }
 
-func encodeRecord(ev gateway.Event, topic gateway.Topic, key []byte) (OutboxRecord, error) {
-	msg, err := ev.Message(string(topic), string(key))
+func outboxRecord[T any](topic gateway.Topic, key, id, typ, subject string, at time.Time, data T) (OutboxRecord, error) {
+	msg, err := gateway.EncodeRecord(string(topic), key, id, EventSource, typ, subject, at, data)
 	if err != nil {
 		return OutboxRecord{}, err
 	}

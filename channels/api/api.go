@@ -136,13 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ev, err := in.Event(EventSource)
-	if err != nil {
-		logger.ErrorContext(ctx, "api channel: build inbound event", "provider_id", req.ID, "error", err)
-		httpapi.WriteErrorFrom(w, err)
-		return
-	}
-	msg, err := ev.Message(h.Topics.Name(gateway.TopicInbound), in.ContactKey())
+	msg, err := in.Record(EventSource, h.Topics.Name(gateway.TopicInbound))
 	if err != nil {
 		logger.ErrorContext(ctx, "api channel: encode inbound record", "provider_id", req.ID, "error", err)
 		httpapi.WriteErrorFrom(w, err)
@@ -157,11 +151,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Any subset may have been written; the retry carries the same event
 		// id, so the worker stores the message once either way.
 		logger.WarnContext(ctx, "api channel: inbound message not stored",
-			"provider_id", req.ID, "event_id", ev.ID, "error", err)
+			"provider_id", req.ID, "event_id", in.EventID(), "error", err)
 		httpapi.WriteUnavailable(w, "the message could not be stored; retry")
 		return
 	}
-	logger.DebugContext(ctx, "api channel: inbound message accepted", "provider_id", req.ID, "event_id", ev.ID)
+	logger.DebugContext(ctx, "api channel: inbound message accepted", "provider_id", req.ID, "event_id", in.EventID())
 	httpapi.WriteJSON(w, http.StatusAccepted, Accepted{ID: req.ID, Status: StatusAccepted})
 }
 

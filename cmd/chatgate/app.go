@@ -74,7 +74,8 @@ type app struct {
 	brokers  []string
 	dbURL    string
 	pool     *pgxpool.Pool
-	producer *kafka.Producer
+	producer *kafka.Producer // request path: small batches, low latency
+	bulk     *kafka.Producer // outbox relay: large batches
 	server   *httpapi.Server
 
 	closeOnce sync.Once
@@ -131,7 +132,15 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 	if _, err := postgres.Migrate(startCtx, a.pool, log); err != nil {
 		return nil, err
 	}
-	a.producer, err = kafka.NewProducer(kafka.ProducerConfig{Brokers: a.brokers})
+	// kafka-go allocates a whole BatchSize of message slots for every batch
+	// it opens, so a request-path producer whose batches hold a few
+	// concurrent records wants a small BatchSize, and the relay, which
+	// publishes up to a thousand records at once, a large one.
+	a.producer, err = kafka.NewProducer(kafka.ProducerConfig{Brokers: a.brokers, BatchSize: 64})
+	if err != nil {
+		return nil, err
+	}
+	a.bulk, err = kafka.NewProducer(kafka.ProducerConfig{Brokers: a.brokers, BatchSize: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +198,7 @@ func (a *app) run(ctx context.Context) error {
 				return consumer.Run(ctx)
 			})
 		case roleRelay:
-			relay, err := outbox.New(outbox.Config{Pool: a.pool, Publisher: a.producer, Topics: a.topics, Logger: a.log})
+			relay, err := outbox.New(outbox.Config{Pool: a.pool, Publisher: a.bulk, Topics: a.topics, Logger: a.log})
 			if err != nil {
 				return err
 			}
@@ -204,8 +213,10 @@ func (a *app) Close() {
 	a.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
-		if a.producer != nil {
-			_ = a.producer.Close()
+		for _, p := range []*kafka.Producer{a.producer, a.bulk} {
+			if p != nil {
+				_ = p.Close()
+			}
 		}
 		if a.pool != nil {
 			a.pool.Close()

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -90,7 +92,7 @@ func (r benchResult) print(w io.Writer) {
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := benchOptions{}
-	var brokers string
+	var brokers, cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load test: push messages through the API channel and measure end to end",
@@ -105,9 +107,33 @@ PostgreSQL in a temporary directory) and removes it afterwards.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Brokers = kafka.ParseBrokers(brokers)
 			log := newLogger(stderr, "warn")
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+			}
 			res, err := runBench(cmd.Context(), opts, log, stderr)
 			if err != nil {
 				return err
+			}
+			if memProfile != "" {
+				f, err := os.Create(memProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+					return err
+				}
 			}
 			res.print(stdout)
 			return nil
@@ -123,6 +149,8 @@ PostgreSQL in a temporary directory) and removes it afterwards.`,
 	f.StringVar(&opts.Token, "token", os.Getenv("CHATGATE_API_TOKEN"), "API-channel token for --target")
 	f.StringVar(&brokers, "brokers", os.Getenv("CHATGATE_KAFKA_BROKERS"), "Kafka brokers of --target")
 	f.StringVar(&opts.DBURL, "database-url", os.Getenv("CHATGATE_DATABASE_URL"), "PostgreSQL of --target, for the raw insert measurement")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (private chatgate and load generator) to this file")
+	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the whole run to this file")
 	return cmd
 }
 
@@ -279,12 +307,14 @@ func pushLoad(ctx context.Context, opts benchOptions, topics gateway.Topics) (be
 
 // benchIndex returns the message number of a message_added event of run.
 func benchIndex(value []byte, run string) (int, bool) {
-	ev, err := gateway.DecodeEvent(value)
-	if err != nil || ev.Type != gateway.TypeTicketMessageAdded {
-		return 0, false
+	// Only the fields needed: the load generator shares the CPU with chatgate.
+	type slim struct {
+		Message *struct {
+			ProviderID string `json:"provider_id"`
+		} `json:"message"`
 	}
-	var data gateway.TicketEvent
-	if ev.DecodeData(&data) != nil || data.Message == nil {
+	ev, data, err := gateway.DecodeRecord[slim](value)
+	if err != nil || ev.Type != gateway.TypeTicketMessageAdded || data.Message == nil {
 		return 0, false
 	}
 	var i int
@@ -329,12 +359,12 @@ func measureKafka(ctx context.Context, brokers []string, records int) (float64, 
 	if err := kafka.EnsureTopics(ctx, brokers, []string{topic}, 8, 1); err != nil {
 		return 0, fmt.Errorf("raw kafka: %w", err)
 	}
-	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: brokers})
+	const batch = 1000
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: brokers, BatchSize: batch})
 	if err != nil {
 		return 0, err
 	}
 	defer p.Close()
-	const batch = 1000
 	value := bytes.Repeat([]byte("x"), 200)
 	msgs := make([]gateway.Message, batch)
 	start := time.Now()

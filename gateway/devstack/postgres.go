@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,10 @@ const (
 	pwfileName   = ".initdb-pwfile" // transient copy of the password for initdb
 	logName      = "postgres.log"
 )
+
+// killGrace is how long kill waits for an immediate shutdown before SIGKILL.
+// The postmaster itself SIGKILLs children that ignore its SIGQUIT for 5 s.
+const killGrace = 10 * time.Second
 
 // maxSocketPath is the longest Unix socket path we use: sun_path holds 108
 // bytes including the terminating NUL.
@@ -242,12 +247,13 @@ func preparePostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err 
 	return p, nil
 }
 
-// start runs the server and waits until it is ready. With Port 0 it retries
-// with a new port when another process grabbed the free one first.
+// start runs the server and waits until it is ready. It retries a start that
+// failed for a passing reason: with Port 0, another process grabbing the free
+// port first; after a crash, the old server's last processes still exiting.
 func (p *Postgres) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
-	const attempts = 3
+	const attempts = 4
 	for attempt := 1; ; attempt++ {
 		port := p.cfg.Port
 		if port == 0 {
@@ -260,10 +266,27 @@ func (p *Postgres) start(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		if p.cfg.Port != 0 || attempt == attempts || !strings.Contains(p.logTail(), "could not bind") {
+		if attempt == attempts {
 			return err
 		}
-		p.log.Warn("postgres could not bind its port, retrying with another", "port", port)
+		tail := p.logTail()
+		switch {
+		case p.cfg.Port == 0 && strings.Contains(tail, "could not bind"):
+			p.log.Warn("postgres could not bind its port, retrying with another", "port", port)
+		case strings.Contains(tail, "pre-existing shared memory block"):
+			// Backends of a crashed server exit moments after their
+			// postmaster; until then they hold its shared memory.
+			p.log.Warn("postgres found the old server's shared memory still in use, retrying")
+			retry := time.NewTimer(time.Duration(attempt) * 200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				retry.Stop()
+				return err
+			case <-retry.C:
+			}
+		default:
+			return err
+		}
 	}
 }
 
@@ -321,12 +344,22 @@ type serverProcess struct {
 	stopping atomic.Bool   // an exit from now on is expected
 }
 
-// kill ends the postmaster at once and waits for it to be reaped. Its
-// children each run in their own session (postgres calls setsid for them),
-// so no group signal reaches them; they exit by themselves as soon as they
-// notice the postmaster is gone.
+// kill makes the postmaster stop at once and waits for it to be reaped. It
+// asks for an "immediate" shutdown (SIGQUIT) rather than killing the
+// postmaster outright: its children run in their own sessions, so only the
+// postmaster can end them all, and a backend still attached to the old
+// shared memory would make the next start fail. SIGKILL follows if that
+// does not work in time. Either way the next start runs crash recovery.
 func (sp *serverProcess) kill() {
 	sp.stopping.Store(true)
+	_ = sp.cmd.Process.Signal(syscall.SIGQUIT)
+	grace := time.NewTimer(killGrace)
+	defer grace.Stop()
+	select {
+	case <-sp.exited:
+		return
+	case <-grace.C:
+	}
 	_ = sp.cmd.Process.Kill()
 	<-sp.exited
 }
@@ -435,9 +468,9 @@ func (p *Postgres) Done() <-chan struct{} { return p.proc.exited }
 
 // Stop shuts the server down with a "fast" shutdown (SIGINT: roll back open
 // transactions, checkpoint, exit) and waits for it to exit. If ctx ends
-// first, it kills the server; the next start then runs crash
-// recovery, which loses nothing committed. Stop is idempotent: later calls
-// return the first call's result.
+// first, it makes the server quit at once; the next start then runs crash
+// recovery, which loses nothing committed. That can take Stop a few seconds
+// past ctx. Stop is idempotent: later calls return the first call's result.
 func (p *Postgres) Stop(ctx context.Context) error {
 	p.stopMu.Lock()
 	defer p.stopMu.Unlock()

@@ -141,7 +141,11 @@ func TestPostgres_DataSurvivesRestart(t *testing.T) {
 
 	// Crash: kill the whole server, and leave a postmaster.pid naming a pid
 	// that now belongs to another live process, as after a reboot.
-	p2.proc.kill()
+	p2.proc.stopping.Store(true)
+	if err := p2.proc.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p2.Done()
 	pidFile := filepath.Join(cfg.Dir, pgdataName, "postmaster.pid")
 	stale, err := os.ReadFile(pidFile)
 	if err != nil {

@@ -53,7 +53,10 @@ type ProducerConfig struct {
 	// batch. kafka-go's default of 1 s would make every synchronous write take a
 	// second; concurrent writers share batches anyway. Default 1 ms.
 	BatchTimeout time.Duration
-	// BatchSize is the most records per produce request. Default 1000.
+	// BatchSize is the most records per partition in one produce request.
+	// kafka-go allocates room for BatchSize records for every batch it
+	// opens, so keep it near the number of records a batch really holds.
+	// Default 100.
 	BatchSize int
 	// WriteTimeout bounds one produce request. Default 10 s.
 	WriteTimeout time.Duration
@@ -66,7 +69,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 		c.BatchTimeout = time.Millisecond
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 1000
+		c.BatchSize = 100
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
