@@ -15,16 +15,72 @@ const (
 	MaxContactNameLen = 256
 )
 
+// InboundKind says what an inbound record carries. The zero value is text.
+type InboundKind string
+
+// Inbound kinds. Reactions, edits and revokes refer to an earlier message by
+// TargetID and are not ordinary messages of a conversation.
+const (
+	KindText     InboundKind = "text"
+	KindMedia    InboundKind = "media"    // Media set; Text is the caption, may be empty
+	KindLocation InboundKind = "location" // Location set
+	KindContacts InboundKind = "contacts" // Contacts set (vCards)
+	KindButton   InboundKind = "button"   // a quick-reply button press: Text is its label, Button set
+	KindReaction InboundKind = "reaction" // Reaction and TargetID set
+	KindEdit     InboundKind = "edit"     // Text is the new text of TargetID
+	KindRevoke   InboundKind = "revoke"   // TargetID was deleted by the contact
+)
+
+// Media is a reference to an attachment kept outside Kafka (provider URL or
+// chatgate's blob store); records never inline media bytes.
+type Media struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type,omitempty"`
+	FileName    string `json:"file_name,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+}
+
+// Location is a shared location.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// Button is a quick-reply button press.
+type Button struct {
+	Text    string `json:"text"`
+	Payload string `json:"payload,omitempty"`
+}
+
 // Inbound is the data of a chatgate.inbound.message record on the inbound
 // topic: one message a contact sent, normalized by its channel adapter.
 type Inbound struct {
-	Channel     Channel   `json:"channel"`
-	ProviderID  string    `json:"provider_id"` // idempotency key within the channel (R1)
-	From        string    `json:"from"`        // the contact's address on the channel
-	To          string    `json:"to,omitempty"`
-	Text        string    `json:"text"`
-	ContactName string    `json:"contact_name,omitempty"`
-	ReceivedAt  time.Time `json:"received_at"`
+	Channel     Channel     `json:"channel"`
+	ProviderID  string      `json:"provider_id"` // idempotency key within the channel (R1)
+	From        string      `json:"from"`        // the contact's address on the channel (E.164 for phones)
+	To          string      `json:"to,omitempty"`
+	Kind        InboundKind `json:"kind,omitempty"` // empty means text
+	Text        string      `json:"text"`
+	ContactName string      `json:"contact_name,omitempty"`
+	ReceivedAt  time.Time   `json:"received_at"`
+	Media       []Media     `json:"media,omitempty"`
+	Location    *Location   `json:"location,omitempty"`
+	Contacts    []string    `json:"contacts,omitempty"` // vCards
+	Button      *Button     `json:"button,omitempty"`
+	Reaction    string      `json:"reaction,omitempty"`  // emoji; empty removes a reaction
+	ReplyTo     string      `json:"reply_to,omitempty"`  // provider id of the quoted message
+	TargetID    string      `json:"target_id,omitempty"` // provider id a reaction, edit or revoke is about
+}
+
+// EffectiveKind returns Kind, with empty meaning text.
+func (in Inbound) EffectiveKind() InboundKind {
+	if in.Kind == "" {
+		return KindText
+	}
+	return in.Kind
 }
 
 // ContactKey returns the Kafka key of the sending contact.
@@ -53,7 +109,37 @@ func (in Inbound) Validate() error {
 	check("provider_id", in.ProviderID, MaxProviderIDLen, true)
 	check("from", in.From, MaxAddressLen, true)
 	check("to", in.To, MaxAddressLen, false)
-	check("text", in.Text, MaxTextLen, true)
+	kind := in.EffectiveKind()
+	check("text", in.Text, MaxTextLen, kind == KindText || kind == KindButton || kind == KindEdit)
+	switch kind {
+	case KindText, KindEdit, KindRevoke, KindReaction:
+	case KindMedia:
+		if len(in.Media) == 0 {
+			errs = append(errs, errors.New("media is required for kind media"))
+		}
+		for i, m := range in.Media {
+			if m.URL == "" {
+				errs = append(errs, fmt.Errorf("media[%d].url is required", i))
+			}
+		}
+	case KindLocation:
+		if in.Location == nil {
+			errs = append(errs, errors.New("location is required for kind location"))
+		}
+	case KindContacts:
+		if len(in.Contacts) == 0 {
+			errs = append(errs, errors.New("contacts is required for kind contacts"))
+		}
+	case KindButton:
+		if in.Button == nil {
+			errs = append(errs, errors.New("button is required for kind button"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kind %q is not a known inbound kind", in.Kind))
+	}
+	if (kind == KindReaction || kind == KindEdit || kind == KindRevoke) && in.TargetID == "" {
+		errs = append(errs, fmt.Errorf("target_id is required for kind %s", kind))
+	}
 	check("contact_name", in.ContactName, MaxContactNameLen, false)
 	if in.ReceivedAt.IsZero() {
 		errs = append(errs, errors.New("received_at is required"))
