@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -201,7 +202,7 @@ func TestAccepted(t *testing.T) {
 				t.Errorf("received_at = %v, want %v", in.ReceivedAt, want.ReceivedAt)
 			}
 			in.ReceivedAt, want.ReceivedAt = time.Time{}, time.Time{}
-			if in != want {
+			if !reflect.DeepEqual(in, want) {
 				t.Errorf("data = %+v\nwant   %+v", in, want)
 			}
 		})
