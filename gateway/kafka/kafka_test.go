@@ -1,0 +1,195 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/devstack"
+	"github.com/chatgate/chatgate/gateway/kafka"
+)
+
+const topic = "t.inbound"
+
+func startBroker(t *testing.T) []string {
+	t.Helper()
+	b, err := devstack.StartBroker(devstack.BrokerConfig{Addr: "127.0.0.1:0", Topics: []string{topic}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return []string{b.Addr()}
+}
+
+func publish(t *testing.T, brokers []string, n int, prefix string) {
+	t.Helper()
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	msgs := make([]gateway.Message, n)
+	for i := range msgs {
+		msgs[i] = gateway.Message{Topic: topic, Key: []byte(fmt.Sprintf("k%d", i%5)), Value: []byte(fmt.Sprintf("%s-%03d", prefix, i))}
+	}
+	if err := p.Publish(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// collector is a BatchHandler that fails its first failFirst calls.
+type collector struct {
+	mu        sync.Mutex
+	calls     int
+	failFirst int
+	seen      []string
+}
+
+func (c *collector) handle(_ context.Context, msgs []gateway.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	if c.calls <= c.failFirst {
+		return errors.New("database down")
+	}
+	for _, m := range msgs {
+		c.seen = append(c.seen, string(m.Value))
+	}
+	return nil
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+func run(t *testing.T, brokers []string, group string, h gateway.BatchHandler) (stop func()) {
+	t.Helper()
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: brokers, GroupID: group, Topics: []string{topic},
+		SessionTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond,
+	}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer run: %v", err)
+		}
+		_ = c.Close()
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConsumerRetriesAFailedBatchAndCommitsAfterSuccess(t *testing.T) {
+	t.Parallel()
+	brokers := startBroker(t)
+	publish(t, brokers, 30, "a")
+	first := &collector{failFirst: 2}
+	stop := run(t, brokers, "g", first.handle)
+	waitFor(t, "30 records handled", func() bool { return first.count() == 30 })
+	stop()
+	if first.calls < 3 {
+		t.Fatalf("handler called %d times, want the failed batch retried", first.calls)
+	}
+
+	// The offsets were committed: the next member of the group sees only new records.
+	publish(t, brokers, 5, "b")
+	second := &collector{}
+	stop = run(t, brokers, "g", second.handle)
+	waitFor(t, "5 new records", func() bool { return second.count() >= 5 })
+	stop()
+	for _, v := range second.seen {
+		if v[0] != 'b' {
+			t.Fatalf("committed record %s delivered again", v)
+		}
+	}
+}
+
+func TestConsumerKeepsOrderPerKey(t *testing.T) {
+	t.Parallel()
+	brokers := startBroker(t)
+	publish(t, brokers, 200, "o")
+	c := &collector{}
+	stop := run(t, brokers, "order", c.handle)
+	waitFor(t, "200 records", func() bool { return c.count() == 200 })
+	stop()
+	last := map[int]string{}
+	for _, v := range c.seen {
+		var i int
+		fmt.Sscanf(v, "o-%d", &i)
+		if prev, ok := last[i%5]; ok && prev > v {
+			t.Fatalf("key k%d: %s after %s", i%5, v, prev)
+		}
+		last[i%5] = v
+	}
+}
+
+func TestTailFromEndSeesOnlyNewRecords(t *testing.T) {
+	t.Parallel()
+	brokers := startBroker(t)
+	publish(t, brokers, 10, "old")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tail, err := kafka.NewTail(ctx, brokers, topic, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	publish(t, brokers, 3, "new")
+	for range 3 {
+		select {
+		case m := <-tail.Messages():
+			if string(m.Value[:3]) != "new" {
+				t.Fatalf("tail from end delivered %s", m.Value)
+			}
+		case <-ctx.Done():
+			t.Fatal("new records not delivered")
+		}
+	}
+	ends, err := kafka.EndOffsets(ctx, brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, o := range ends {
+		total += o
+	}
+	if total != 13 {
+		t.Fatalf("end offsets sum to %d, want 13", total)
+	}
+}
+
+func TestPublishToMissingBrokerFailsAsUnavailable(t *testing.T) {
+	t.Parallel()
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: []string{"127.0.0.1:1"}, MaxAttempts: 1, WriteTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = p.Publish(ctx, gateway.Message{Topic: topic, Value: []byte("x")})
+	if !errors.Is(err, gateway.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
