@@ -112,7 +112,6 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 			return nil, fmt.Errorf("start embedded kafka broker on %s (set CHATGATE_EMBEDDED_KAFKA_ADDR to use another address): %w", cfg.EmbeddedKafkaAddr, err)
 		}
 		a.brokers = []string{a.broker.Addr()}
-		log.InfoContext(ctx, "embedded kafka broker listening", "addr", a.broker.Addr(), "data_dir", cfg.dataPath("kafka"))
 	} else {
 		a.brokers = cfg.Brokers
 	}

@@ -1,0 +1,31 @@
+# chatgate — the two commands of the quick start are `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test check bench build deps
+
+## run: start chatgate on its embedded defaults (embedded Kafka-protocol broker, managed PostgreSQL)
+run: deps
+	$(GO) run ./cmd/chatgate run
+
+## test: the whole test suite (real PostgreSQL and the embedded broker; race detector on)
+test: deps
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+## check: formatting, vet and builds that CI also checks
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/chatgate
+
+## bench: the end-to-end load command against a private chatgate, then the Go benchmarks
+bench: deps
+	$(GO) run ./cmd/chatgate bench
+	$(GO) test -run='^$$' -bench=. -benchtime=20x ./ticketing/pgstore/ ./cmd/chatgate/
+
+## build: a static binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/chatgate ./cmd/chatgate
+
+## deps: install what running and testing need (PostgreSQL server binaries) if missing
+deps:
+	@scripts/ensure-deps.sh
