@@ -59,17 +59,21 @@ func TestInboundValidate(t *testing.T) {
 		mutate func(*gateway.Inbound)
 		want   string
 	}{
-		"valid":            {func(*gateway.Inbound) {}, ""},
-		"unknown channel":  {func(in *gateway.Inbound) { in.Channel = "fax" }, "channel"},
-		"no provider id":   {func(in *gateway.Inbound) { in.ProviderID = "" }, "provider_id is required"},
-		"no text":          {func(in *gateway.Inbound) { in.Text = "" }, "text is required"},
-		"text too long":    {func(in *gateway.Inbound) { in.Text = strings.Repeat("é", gateway.MaxTextLen+1) }, "text is longer"},
-		"bad utf8":         {func(in *gateway.Inbound) { in.Text = "\xff" }, "UTF-8"},
-		"no time":          {func(in *gateway.Inbound) { in.ReceivedAt = time.Time{} }, "received_at"},
-		"media without":    {func(in *gateway.Inbound) { in.Kind = gateway.KindMedia; in.Text = "" }, "media is required"},
-		"media caption ok": {func(in *gateway.Inbound) { in.Kind = gateway.KindMedia; in.Text = ""; in.Media = []gateway.Media{{URL: "blob://1"}} }, ""},
-		"reaction target":  {func(in *gateway.Inbound) { in.Kind = gateway.KindReaction; in.Reaction = "👍" }, "target_id"},
-		"unknown kind":     {func(in *gateway.Inbound) { in.Kind = "poll" }, "not a known inbound kind"},
+		"valid":           {func(*gateway.Inbound) {}, ""},
+		"unknown channel": {func(in *gateway.Inbound) { in.Channel = "fax" }, "channel"},
+		"no provider id":  {func(in *gateway.Inbound) { in.ProviderID = "" }, "provider_id is required"},
+		"no text":         {func(in *gateway.Inbound) { in.Text = "" }, "text is required"},
+		"text too long":   {func(in *gateway.Inbound) { in.Text = strings.Repeat("é", gateway.MaxTextLen+1) }, "text is longer"},
+		"bad utf8":        {func(in *gateway.Inbound) { in.Text = "\xff" }, "UTF-8"},
+		"no time":         {func(in *gateway.Inbound) { in.ReceivedAt = time.Time{} }, "received_at"},
+		"media without":   {func(in *gateway.Inbound) { in.Kind = gateway.KindMedia; in.Text = "" }, "media is required"},
+		"media caption ok": {func(in *gateway.Inbound) {
+			in.Kind = gateway.KindMedia
+			in.Text = ""
+			in.Media = []gateway.Media{{URL: "blob://1"}}
+		}, ""},
+		"reaction target": {func(in *gateway.Inbound) { in.Kind = gateway.KindReaction; in.Reaction = "👍" }, "target_id"},
+		"unknown kind":    {func(in *gateway.Inbound) { in.Kind = "poll" }, "not a known inbound kind"},
 	}
 	for name, tc := range cases {
 		in := ok
