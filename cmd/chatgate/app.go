@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/chatgate/chatgate/gateway/kafka"
 	"github.com/chatgate/chatgate/gateway/outbox"
 	"github.com/chatgate/chatgate/gateway/postgres"
+	"github.com/chatgate/chatgate/gateway/sender"
 	"github.com/chatgate/chatgate/ticketing"
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
@@ -29,14 +31,15 @@ const (
 	roleIngress = "ingress" // HTTP API and inbound webhooks
 	roleWorker  = "worker"  // ticketing worker on the inbound topic
 	roleRelay   = "relay"   // outbox relay
+	roleSender  = "sender"  // channel senders on the outbound topic
 )
 
 // availableRoles are the roles this version implements, in start order.
-var availableRoles = []string{roleIngress, roleWorker, roleRelay}
+var availableRoles = []string{roleIngress, roleWorker, roleRelay, roleSender}
 
 // plannedRoles are named by SPEC.md but arrive with later channel and
 // scheduler work; asking for them is a clear error, not a silent no-op.
-var plannedRoles = []string{"whatsapp", "sender", "scheduler"}
+var plannedRoles = []string{"whatsapp", "scheduler"}
 
 func parseRoles(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" || s == "all" {
@@ -68,6 +71,8 @@ type app struct {
 	roles  []string
 	topics gateway.Topics
 	now    func() time.Time
+	// lookupEnv reads channel settings (os.LookupEnv; tests replace it).
+	lookupEnv func(string) (string, bool)
 
 	pg       *devstack.Postgres
 	broker   *devstack.Broker
@@ -85,7 +90,7 @@ type app struct {
 // database when none are configured, migrations, clients. On error it
 // releases whatever it had started.
 func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
+	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now, lookupEnv: os.LookupEnv}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -202,9 +207,68 @@ func (a *app) run(ctx context.Context) error {
 				return err
 			}
 			g.Go(func() error { return relay.Run(ctx) })
+		case roleSender:
+			consumers, err := a.senders()
+			if err != nil {
+				return err
+			}
+			for _, c := range consumers {
+				g.Go(func() error {
+					defer c.Close()
+					return c.Run(ctx)
+				})
+			}
 		}
 	}
 	return g.Wait()
+}
+
+// providers returns the channel providers the configuration enables.
+func (a *app) providers() ([]sender.Provider, error) {
+	var ps []sender.Provider
+	apiCfg, err := apichannel.SenderConfigFromEnv(a.lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if apiCfg.Enabled() {
+		p, err := apichannel.NewSender(apiCfg)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// senders builds one consumer group per enabled channel on the outbound
+// topic, so a slow provider never holds back another channel's sends.
+func (a *app) senders() ([]*kafka.Consumer, error) {
+	ps, err := a.providers()
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		a.log.Warn("sender role: no channel sender is configured; outbound messages wait on the outbound topic (see docs/configuration.md)")
+	}
+	log := postgres.NewSendLog(a.pool)
+	var cs []*kafka.Consumer
+	for _, p := range ps {
+		r, err := sender.New(sender.Config{Provider: p, Log: log, Publisher: a.producer, Topics: a.topics, Logger: a.log, Now: a.now})
+		if err != nil {
+			return nil, err
+		}
+		group := a.cfg.WorkerGroup + "-sender-" + string(p.Channel())
+		c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+			Brokers: a.brokers, GroupID: group, Topics: []string{a.topics.Name(gateway.TopicOutbound)},
+			MaxBatch: 100, Logger: a.log,
+		}, r.HandleBatch)
+		if err != nil {
+			return nil, err
+		}
+		a.log.Info("sender consuming", "channel", p.Channel(), "topic", a.topics.Name(gateway.TopicOutbound), "group", group)
+		cs = append(cs, c)
+	}
+	return cs, nil
 }
 
 // Close stops what newApp started, in reverse order; safe to call twice.

@@ -63,6 +63,13 @@ func startBroker(t testing.TB) []string {
 
 func startStack(t testing.TB, brokers []string, dbURL string, roles ...string) *stack {
 	t.Helper()
+	return startStackEnv(t, brokers, dbURL, nil, roles...)
+}
+
+// startStackEnv is startStack with channel settings read from env instead
+// of the process environment.
+func startStackEnv(t testing.TB, brokers []string, dbURL string, env map[string]string, roles ...string) *stack {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.Brokers = brokers
 	cfg.DatabaseURL = dbURL
@@ -79,6 +86,7 @@ func startStack(t testing.TB, brokers []string, dbURL string, roles ...string) *
 		cancel()
 		t.Fatal(err)
 	}
+	a.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	s := &stack{t: t, app: a, brokers: brokers, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.run(ctx) }()
 	if a.server != nil {

@@ -101,6 +101,9 @@ type Config struct {
 	// Parallel is how many contacts of one batch are sent to at once; one
 	// contact's messages always go one after the other, in order. Default 8.
 	Parallel int
+	// MaxRetryAfter caps a provider's Retry-After, so a provider asking for
+	// a day cannot hold a partition that long. Default 2 min.
+	MaxRetryAfter time.Duration
 }
 
 // Runner is a gateway.BatchHandler for the outbound topic.
@@ -130,6 +133,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 8
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = 2 * time.Minute
 	}
 	return &Runner{cfg: cfg}, nil
 }
@@ -275,7 +281,7 @@ func (r *Runner) sendWithRetry(ctx context.Context, out gateway.Outbound) (strin
 		}
 		return err
 	}
-	err := backoff.Retry(op, backoff.WithContext(&honourRetryAfter{BackOff: b, last: &last}, ctx))
+	err := backoff.Retry(op, backoff.WithContext(&honourRetryAfter{BackOff: b, last: &last, max: r.cfg.MaxRetryAfter}, ctx))
 	if err != nil && last != nil && ctx.Err() == nil {
 		return "", last
 	}
@@ -287,13 +293,14 @@ func (r *Runner) sendWithRetry(ctx context.Context, out gateway.Outbound) (strin
 type honourRetryAfter struct {
 	backoff.BackOff
 	last *error
+	max  time.Duration
 }
 
 func (h *honourRetryAfter) NextBackOff() time.Duration {
 	next := h.BackOff.NextBackOff()
 	var pe *Error
 	if next != backoff.Stop && h.last != nil && errors.As(*h.last, &pe) && pe.RetryAfter > next {
-		return pe.RetryAfter
+		return min(pe.RetryAfter, h.max)
 	}
 	return next
 }
