@@ -181,6 +181,21 @@ type ConversationView struct {
 	// LastInboundAt is the contact's last message; WhatsApp's 24-hour window runs from it.
 	LastInboundAt time.Time `json:"last_inbound_at"`
 	MessageCount  int       `json:"message_count"`
+	// Department the conversation was routed to (R3), and the business
+	// address the contact wrote to.
+	Department      string `json:"department,omitempty"`
+	BusinessAddress string `json:"business_address,omitempty"`
+	// Intake is the leave-a-message session: "", "prompted" (waiting for
+	// YES/NO, R6) or "leaving" (the contact is leaving messages, R7).
+	Intake      string     `json:"intake,omitempty"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	CloseReason string     `json:"close_reason,omitempty"`
+	// Due times of the conversation's timers, when set.
+	PromptExpiresAt *time.Time `json:"prompt_expires_at,omitempty"`
+	IntakeClosesAt  *time.Time `json:"intake_closes_at,omitempty"`
+	SnoozedUntil    *time.Time `json:"snoozed_until,omitempty"`
+	ArchiveAt       *time.Time `json:"archive_at,omitempty"`
+	ArchivedAt      *time.Time `json:"archived_at,omitempty"`
 }
 
 // MessageView is one stored message as ticket events show it.

@@ -1,15 +1,85 @@
 package ticketing
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/chatgate/chatgate/gateway"
 )
 
+// Config holds the configurable times of the rules. Zero fields take the
+// defaults of WithDefaults.
+type Config struct {
+	// PromptExpiry is the live-chat inactivity time: a leave-a-message
+	// prompt not answered for this long expires (R10). Default 15 minutes.
+	PromptExpiry time.Duration
+	// IntakeClose ends a message-leaving session this long after the
+	// contact's last message (R12). Default 10 minutes.
+	IntakeClose time.Duration
+	// ReopenWindow is how long after closing a message reopens a
+	// conversation instead of starting a new one (R15). Default 7 days.
+	ReopenWindow time.Duration
+	// ArchiveAfter archives closed tickets this long after closing (R27).
+	// Default 90 days.
+	ArchiveAfter time.Duration
+	// PresenceTTL is how long an agent's "online" counts without a new
+	// heartbeat (R4). Default 2 minutes.
+	PresenceTTL time.Duration
+}
+
+// Default rule times.
+const (
+	DefaultPromptExpiry = 15 * time.Minute
+	DefaultIntakeClose  = 10 * time.Minute
+	DefaultReopenWindow = 7 * 24 * time.Hour
+	DefaultArchiveAfter = 90 * 24 * time.Hour
+	DefaultPresenceTTL  = 2 * time.Minute
+	MinSnooze           = 5 * time.Minute // R22
+	MaxSnooze           = 24 * time.Hour  // R22
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.PromptExpiry, DefaultPromptExpiry)
+	def(&c.IntakeClose, DefaultIntakeClose)
+	def(&c.ReopenWindow, DefaultReopenWindow)
+	def(&c.ArchiveAfter, DefaultArchiveAfter)
+	def(&c.PresenceTTL, DefaultPresenceTTL)
+	return c
+}
+
+// Validate refuses negative times, naming the field.
+func (c Config) Validate() error {
+	var errs []error
+	for name, v := range map[string]time.Duration{
+		"prompt_expiry": c.PromptExpiry, "intake_close": c.IntakeClose, "reopen_window": c.ReopenWindow,
+		"archive_after": c.ArchiveAfter, "presence_ttl": c.PresenceTTL,
+	} {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v is negative", name, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Env is what a decision may depend on besides the contact's state. The
 // clock is passed in: nothing in the core reads time itself.
 type Env struct {
-	Now time.Time
+	Now    time.Time
+	Config Config
+	// Directory holds the departments and presence. Nil, or a message no
+	// department is routed to, means an agent can always be reached: every
+	// message opens or continues an unassigned live chat.
+	Directory *Directory
 }
 
 // Effect is one thing a decision asks the shell to do. The shell applies the
@@ -40,75 +110,507 @@ type EmitTicketEvent struct {
 	Reason   string
 }
 
+// SendText asks the shell to send an auto-responder text to the contact: an
+// outbound record through the outbox. Outbound.ConversationID is filled from
+// Conv once its id is allocated. Outbound.RequestID is derived from what
+// triggered the text, so a replayed batch sends nothing twice (R32).
+type SendText struct {
+	Kind     TextKind
+	Language string
+	Conv     *Conversation
+	Outbound gateway.Outbound
+}
+
 func (CreateConversation) effect() {}
 func (SaveConversation) effect()   {}
 func (SaveContact) effect()        {}
 func (StoreMessage) effect()       {}
 func (EmitTicketEvent) effect()    {}
+func (SendText) effect()           {}
+
+// decider collects the effects of one decision.
+type decider struct {
+	st      *ContactState
+	env     Env
+	cfg     Config
+	now     time.Time
+	created *Conversation // created by this decision: inserted, never "saved"
+	effects []Effect
+}
+
+func newDecider(st *ContactState, env Env) decider {
+	return decider{st: st, env: env, cfg: env.Config.WithDefaults(), now: env.Now.UTC(), effects: make([]Effect, 0, 8)}
+}
 
 // DecideInbound applies the rules to one inbound message of the contact in
 // st and returns the effects. It advances st in place (st is the shell's
 // working copy for the batch), so the next message of the same contact in the
 // batch sees the result. It does no I/O and reads no clock.
 //
-// For now every message opens or continues a live chat, unassigned; the
-// business-hours and leave-a-message rules grow here.
+// The order of the checks: spam (R16); a snoozed conversation wakes (R15,
+// R22); a running leave-a-message session takes the message whatever the
+// hours (R7–R12); otherwise the department's reachability decides between a
+// live chat (R5, R14) and the out-of-hours prompt (R6, R13), on the open
+// conversation, a closed one reopened (R15), or a new one.
 func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
-	now := env.Now.UTC()
-	sent := in.ReceivedAt.UTC()
-	var effects []Effect
+	d := newDecider(st, env)
+	d.touchContact(in)
+	if st.Contact.Spam {
+		// R16: stored, outside any conversation; no event, nothing sent.
+		d.effects = append(d.effects, StoreMessage{Msg: d.message(nil, in)})
+		return d.effects
+	}
+	if passive(in) {
+		// Reactions, edits and revokes refer to an earlier message: they are
+		// kept with the open conversation but trigger no rule.
+		if st.Open == nil {
+			d.effects = append(d.effects, StoreMessage{Msg: d.message(nil, in)})
+			return d.effects
+		}
+		msg := d.addMessage(st.Open, in)
+		d.save(st.Open)
+		d.emit(gateway.TypeTicketMessageAdded, st.Open, msg, "")
+		return d.effects
+	}
 
-	contact := st.Contact
+	conv := st.Open
+	if conv != nil && conv.State == StateSnoozed {
+		d.wake(conv, ReasonContactWrote)
+	}
+	if conv != nil && conv.Intake != IntakeNone {
+		d.session(conv, in)
+		return d.effects
+	}
+
+	var reopen *Conversation
+	if conv == nil && d.reopenable(st.Last) {
+		reopen = st.Last
+	}
+	var dep *Department
+	switch {
+	case conv != nil:
+		dep = env.Directory.Get(conv.DepartmentID)
+	case reopen != nil:
+		dep = env.Directory.Get(reopen.DepartmentID)
+	}
+	if dep == nil {
+		dep = env.Directory.Route(in.To, in.Text)
+	}
+	reachable := dep == nil || env.Directory.Reachable(dep, d.now, d.cfg.PresenceTTL)
+
+	if reachable {
+		switch {
+		case conv != nil && conv.Kind == KindTicket:
+			d.close(conv, ReasonSupersededByChat) // R14
+			conv = d.create(KindLiveChat, dep, in)
+		case conv != nil: // R5: continue the live chat
+		case reopen != nil:
+			conv = reopen
+			conv.Kind = KindLiveChat
+			d.reopen(conv)
+		default:
+			conv = d.create(KindLiveChat, dep, in)
+		}
+		d.assign(conv, dep, in)
+		d.inbound(conv, in)
+		return d.effects
+	}
+
+	// R6: nobody can be reached. The message lands in the open conversation
+	// (merged into an open ticket, R13), a reopened one, or a new one, and
+	// the contact is asked whether to leave a message.
+	keepOnDecline := conv != nil && conv.Kind == KindTicket
+	switch {
+	case conv != nil:
+	case reopen != nil:
+		conv = reopen
+		d.reopen(conv)
+	default:
+		conv = d.create(KindLiveChat, dep, in)
+	}
+	d.assign(conv, dep, in)
+	conv.Intake = IntakePrompted
+	conv.IntakeCloseOnDecline = !keepOnDecline
+	conv.PromptExpiresAt = d.now.Add(d.cfg.PromptExpiry)
+	d.inbound(conv, in)
+	d.send(conv, TextOutOfHours, in.ProviderID)
+	d.send(conv, TextLeaveMessagePrompt, in.ProviderID)
+	return d.effects
+}
+
+// session handles a message while a leave-a-message session runs (R7–R12).
+func (d *decider) session(conv *Conversation, in gateway.Inbound) {
+	reply := normalizeReply(in.Text)
+	switch conv.Intake {
+	case IntakePrompted:
+		switch reply {
+		case "YES": // R7
+			d.inbound(conv, in)
+			conv.Kind = KindTicket
+			conv.Intake = IntakeLeaving
+			conv.PromptExpiresAt = time.Time{}
+			conv.IntakeClosesAt = d.now.Add(d.cfg.IntakeClose)
+			d.save(conv)
+			d.emit(gateway.TypeTicketIntakeStarted, conv, nil, "")
+		case "NO": // R8
+			d.inbound(conv, in)
+			d.endPrompt(conv, ReasonConsentDeclined)
+			d.send(conv, TextConsentDeclined, in.ProviderID)
+		default: // R9
+			conv.PromptExpiresAt = d.now.Add(d.cfg.PromptExpiry)
+			d.inbound(conv, in)
+			d.send(conv, TextLeaveMessagePrompt, in.ProviderID)
+		}
+	case IntakeLeaving:
+		if reply == "//END" { // R12
+			d.inbound(conv, in)
+			d.endIntake(conv, ReasonEndedByContact)
+			d.send(conv, TextIntakeClosed, in.ProviderID)
+			return
+		}
+		// R11: anything else, NO included, is a message of the ticket.
+		conv.IntakeClosesAt = d.now.Add(d.cfg.IntakeClose)
+		d.inbound(conv, in)
+	}
+}
+
+// endPrompt ends a prompt that was declined or expired: the conversation
+// opened for it is closed as a chat (R8, R10); an open ticket the session
+// ran on stays as it was.
+func (d *decider) endPrompt(conv *Conversation, reason string) {
+	conv.Intake = IntakeNone
+	conv.PromptExpiresAt = time.Time{}
+	if conv.IntakeCloseOnDecline {
+		conv.IntakeCloseOnDecline = false
+		d.close(conv, reason)
+		return
+	}
+	d.save(conv)
+	d.emit(gateway.TypeTicketIntakeClosed, conv, nil, reason)
+}
+
+// endIntake ends a message-leaving session; the ticket stays in its queue (R12).
+func (d *decider) endIntake(conv *Conversation, reason string) {
+	conv.Intake = IntakeNone
+	conv.IntakeCloseOnDecline = false
+	conv.IntakeClosesAt = time.Time{}
+	conv.UpdatedAt = d.now
+	d.save(conv)
+	d.emit(gateway.TypeTicketIntakeClosed, conv, nil, reason)
+}
+
+func (d *decider) touchContact(in gateway.Inbound) {
+	contact := d.st.Contact
 	if in.ContactName != "" && in.ContactName != contact.Name {
 		contact.Name = in.ContactName
 	}
-	if sent.After(contact.LastInboundAt) {
+	if sent := in.ReceivedAt.UTC(); sent.After(contact.LastInboundAt) {
 		contact.LastInboundAt = sent
 	}
-	contact.UpdatedAt = now
-	effects = append(effects, SaveContact{Contact: contact})
+	contact.UpdatedAt = d.now
+	d.effects = append(d.effects, SaveContact{Contact: contact})
+}
 
-	conv := st.Open
-	created := conv == nil
-	if created {
-		conv = &Conversation{
-			ContactID: contact.ID,
-			Kind:      KindLiveChat,
-			State:     StateUnassigned,
-			CreatedAt: now,
-		}
-		st.Open = conv
-		effects = append(effects, CreateConversation{Conv: conv})
+func (d *decider) create(kind Kind, dep *Department, in gateway.Inbound) *Conversation {
+	conv := &Conversation{
+		ContactID:       d.st.Contact.ID,
+		Kind:            kind,
+		State:           StateUnassigned,
+		CreatedAt:       d.now,
+		BusinessAddress: in.To,
 	}
+	if dep != nil {
+		conv.DepartmentID = dep.ID
+	}
+	if d.st.Open != nil {
+		d.st.Last = d.st.Open
+	}
+	d.st.Open = conv
+	d.created = conv
+	d.effects = append(d.effects, CreateConversation{Conv: conv})
+	return conv
+}
+
+// assign fills the department and business address of a conversation that
+// has none yet (one opened before departments were configured).
+func (d *decider) assign(conv *Conversation, dep *Department, in gateway.Inbound) {
+	if conv.DepartmentID == "" && dep != nil {
+		conv.DepartmentID = dep.ID
+	}
+	if conv.BusinessAddress == "" {
+		conv.BusinessAddress = in.To
+	}
+}
+
+func (d *decider) reopenable(c *Conversation) bool {
+	return c != nil && c.State == StateClosed && c.ArchivedAt.IsZero() && !c.ClosedAt.IsZero() &&
+		!d.now.After(c.ClosedAt.Add(d.cfg.ReopenWindow))
+}
+
+// reopen turns the contact's last, closed conversation into its open one (R15).
+func (d *decider) reopen(conv *Conversation) {
+	conv.State = StateUnassigned
+	conv.ClosedAt = time.Time{}
+	conv.CloseReason = ""
+	conv.ArchiveAt = time.Time{}
+	conv.UpdatedAt = d.now
+	d.st.Open, d.st.Last = conv, nil
+	d.save(conv)
+	d.emit(gateway.TypeTicketReopened, conv, nil, "")
+}
+
+// wake returns a snoozed conversation to the state it was snoozed from (R22).
+func (d *decider) wake(conv *Conversation, reason string) {
+	conv.State = conv.SnoozedFrom
+	if conv.State == "" || !conv.State.Open() || conv.State == StateSnoozed {
+		conv.State = StateUnassigned
+	}
+	conv.SnoozedFrom = ""
+	conv.SnoozeUntil = time.Time{}
+	conv.UpdatedAt = d.now
+	d.save(conv)
+	d.emit(gateway.TypeTicketWoken, conv, nil, reason)
+}
+
+// close closes conv with reason; a closed ticket is archived later (R27).
+func (d *decider) close(conv *Conversation, reason string) {
+	conv.State = StateClosed
+	conv.ClosedAt = d.now
+	conv.CloseReason = reason
+	conv.Intake = IntakeNone
+	conv.IntakeCloseOnDecline = false
+	conv.PromptExpiresAt, conv.IntakeClosesAt, conv.SnoozeUntil = time.Time{}, time.Time{}, time.Time{}
+	conv.SnoozedFrom = ""
+	conv.ArchiveAt = time.Time{}
+	if conv.Kind == KindTicket {
+		conv.ArchiveAt = d.now.Add(d.cfg.ArchiveAfter)
+	}
+	conv.UpdatedAt = d.now
+	if d.st.Open == conv {
+		d.st.Open, d.st.Last = nil, conv
+	}
+	d.save(conv)
+	d.emit(gateway.TypeTicketClosed, conv, nil, reason)
+}
+
+// inbound adds the message to conv and emits its events: created first for
+// a conversation this decision opened, then message_added.
+func (d *decider) inbound(conv *Conversation, in gateway.Inbound) {
+	msg := d.addMessage(conv, in)
+	d.save(conv)
+	if conv == d.created {
+		d.emit(gateway.TypeTicketCreated, conv, nil, "")
+	}
+	d.emit(gateway.TypeTicketMessageAdded, conv, msg, "")
+}
+
+func (d *decider) addMessage(conv *Conversation, in gateway.Inbound) *Message {
+	sent := in.ReceivedAt.UTC()
 	conv.MessageCount++
-	conv.UpdatedAt = now
-	conv.LastMessageAt = now
+	conv.UpdatedAt = d.now
+	conv.LastMessageAt = d.now
 	if sent.After(conv.LastInboundAt) {
 		conv.LastInboundAt = sent
 	}
-	if !created {
-		effects = append(effects, SaveConversation{Conv: conv})
-	}
+	msg := d.message(conv, in)
+	d.effects = append(d.effects, StoreMessage{Msg: msg})
+	return msg
+}
 
-	msg := &Message{
+func (d *decider) message(conv *Conversation, in gateway.Inbound) *Message {
+	m := &Message{
 		Conv:       conv,
-		ContactID:  contact.ID,
+		ContactID:  d.st.Contact.ID,
 		Channel:    in.Channel,
 		Direction:  DirectionInbound,
 		ProviderID: in.ProviderID,
 		Body:       in.Text,
-		Seq:        conv.MessageCount,
-		SentAt:     sent,
-		StoredAt:   now,
+		SentAt:     in.ReceivedAt.UTC(),
+		StoredAt:   d.now,
 	}
-	effects = append(effects, StoreMessage{Msg: msg})
-	if created {
-		effects = append(effects, event(gateway.TypeTicketCreated, st, nil, ""))
+	if conv != nil {
+		m.Seq = conv.MessageCount
 	}
-	effects = append(effects, event(gateway.TypeTicketMessageAdded, st, msg, ""))
-	return effects
+	return m
 }
 
-func event(typ string, st *ContactState, msg *Message, reason string) EmitTicketEvent {
-	return EmitTicketEvent{Type: typ, Conv: st.Open, Snapshot: *st.Open, Contact: *st.Contact, Msg: msg, Reason: reason}
+func (d *decider) save(conv *Conversation) {
+	if conv != d.created {
+		d.effects = append(d.effects, SaveConversation{Conv: conv})
+	}
+}
+
+func (d *decider) emit(typ string, conv *Conversation, msg *Message, reason string) {
+	d.effects = append(d.effects, EmitTicketEvent{Type: typ, Conv: conv, Snapshot: *conv, Contact: *d.st.Contact, Msg: msg, Reason: reason})
+}
+
+// send asks for the department's text of kind in the contact's language.
+// trigger (an inbound provider id, or a timer's identity) makes the request
+// id deterministic.
+func (d *decider) send(conv *Conversation, kind TextKind, trigger string) {
+	c := d.st.Contact
+	text, lang := d.env.Directory.Get(conv.DepartmentID).Text(kind, c.Language)
+	d.effects = append(d.effects, SendText{Kind: kind, Language: lang, Conv: conv, Outbound: gateway.Outbound{
+		RequestID: "auto:" + string(c.Channel) + ":" + trigger + ":" + string(kind),
+		Channel:   c.Channel,
+		To:        c.Address,
+		From:      conv.BusinessAddress,
+		Text:      text,
+		CreatedAt: d.now,
+	}})
+}
+
+// normalizeReply folds a reply for matching YES, NO and //end: case and
+// every space are ignored (R7, R8, R12), nothing else.
+func normalizeReply(text string) string {
+	return strings.ToUpper(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, text))
+}
+
+func passive(in gateway.Inbound) bool {
+	switch in.EffectiveKind() {
+	case gateway.KindReaction, gateway.KindEdit, gateway.KindRevoke:
+		return true
+	}
+	return false
+}
+
+// TimerKind names one of a conversation's timers.
+type TimerKind string
+
+// Timers, each a due-time field of Conversation.
+const (
+	TimerPromptExpiry TimerKind = "prompt_expiry" // PromptExpiresAt, R10
+	TimerIntakeClose  TimerKind = "intake_close"  // IntakeClosesAt, R12
+	TimerSnoozeWake   TimerKind = "snooze_wake"   // SnoozeUntil, R22
+	TimerArchive      TimerKind = "archive"       // ArchiveAt, R27
+)
+
+// Timer is one due timer of a conversation of the contact.
+type Timer struct {
+	Kind TimerKind
+	Conv *Conversation
+}
+
+// DueAt returns the due time of kind on c (zero when not scheduled).
+func (c *Conversation) DueAt(kind TimerKind) time.Time {
+	switch kind {
+	case TimerPromptExpiry:
+		return c.PromptExpiresAt
+	case TimerIntakeClose:
+		return c.IntakeClosesAt
+	case TimerSnoozeWake:
+		return c.SnoozeUntil
+	case TimerArchive:
+		return c.ArchiveAt
+	}
+	return time.Time{}
+}
+
+// NextDue returns the earliest due time of c's timers, zero if none.
+func (c *Conversation) NextDue() time.Time {
+	var next time.Time
+	for _, k := range []TimerKind{TimerPromptExpiry, TimerIntakeClose, TimerSnoozeWake, TimerArchive} {
+		if t := c.DueAt(k); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
+}
+
+// DueTimers lists c's timers due at now, earliest first.
+func DueTimers(c *Conversation, now time.Time) []Timer {
+	var out []Timer
+	for _, k := range []TimerKind{TimerPromptExpiry, TimerIntakeClose, TimerSnoozeWake, TimerArchive} {
+		if t := c.DueAt(k); !t.IsZero() && !t.After(now) {
+			out = append(out, Timer{Kind: k, Conv: c})
+		}
+	}
+	for i := 1; i < len(out); i++ { // at most four: insertion sort
+		for j := i; j > 0 && out[j].Conv.DueAt(out[j].Kind).Before(out[j-1].Conv.DueAt(out[j-1].Kind)); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// DecideTimer fires one timer of a conversation of the contact in st
+// (st.Open or st.Last is timer.Conv). A timer whose field was cleared or
+// moved past env.Now, or whose conversation left the state it was set for,
+// does nothing, so a stale or repeated firing is harmless.
+func DecideTimer(st *ContactState, timer Timer, env Env) []Effect {
+	d := newDecider(st, env)
+	conv := timer.Conv
+	due := conv.DueAt(timer.Kind)
+	if due.IsZero() || due.After(d.now) {
+		return nil
+	}
+	trigger := "timer:" + strconv.FormatInt(conv.ID, 10) + ":" + strconv.FormatInt(due.UnixNano(), 10)
+	switch timer.Kind {
+	case TimerPromptExpiry: // R10
+		if conv.Intake != IntakePrompted {
+			conv.PromptExpiresAt = time.Time{}
+			d.save(conv)
+			break
+		}
+		conv.UpdatedAt = d.now
+		d.endPrompt(conv, ReasonPromptExpired)
+	case TimerIntakeClose: // R12
+		if conv.Intake != IntakeLeaving {
+			conv.IntakeClosesAt = time.Time{}
+			d.save(conv)
+			break
+		}
+		d.endIntake(conv, ReasonIntakeTimeout)
+		d.send(conv, TextIntakeClosed, trigger)
+	case TimerSnoozeWake: // R22
+		if conv.State != StateSnoozed {
+			conv.SnoozeUntil = time.Time{}
+			d.save(conv)
+			break
+		}
+		d.wake(conv, ReasonSnoozeExpired)
+	case TimerArchive: // R27
+		conv.ArchiveAt = time.Time{}
+		if conv.State != StateClosed || conv.Kind != KindTicket || !conv.ArchivedAt.IsZero() {
+			d.save(conv)
+			break
+		}
+		conv.ArchivedAt = d.now
+		conv.UpdatedAt = d.now
+		d.save(conv)
+		d.emit(gateway.TypeTicketArchived, conv, nil, "")
+	}
+	return d.effects
+}
+
+// ErrSnoozeOutOfRange refuses a snooze shorter than MinSnooze or longer
+// than MaxSnooze (R22).
+var ErrSnoozeOutOfRange = errors.New("snooze must last between 5 minutes and 24 hours")
+
+// ErrNotOpen refuses a command on a conversation that is not open.
+var ErrNotOpen = errors.New("conversation is not open")
+
+// DecideSnooze hides the contact's open conversation until until (R22): it
+// comes back then (TimerSnoozeWake) or when the contact writes.
+func DecideSnooze(st *ContactState, until time.Time, env Env) ([]Effect, error) {
+	d := newDecider(st, env)
+	conv := st.Open
+	if conv == nil || (conv.State != StateUnassigned && conv.State != StateAssigned) {
+		return nil, ErrNotOpen
+	}
+	if dur := until.Sub(d.now); dur < MinSnooze || dur > MaxSnooze {
+		return nil, fmt.Errorf("%w: %v", ErrSnoozeOutOfRange, dur.Round(time.Second))
+	}
+	conv.SnoozedFrom = conv.State
+	conv.State = StateSnoozed
+	conv.SnoozeUntil = until.UTC()
+	conv.UpdatedAt = d.now
+	d.save(conv)
+	d.emit(gateway.TypeTicketSnoozed, conv, nil, "")
+	return d.effects, nil
 }

@@ -57,6 +57,12 @@ type Contact struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastInboundAt time.Time // zero: never wrote
+	// Spam contacts are quarantined (R16): their messages are stored, no
+	// conversation is opened, nothing is sent to them.
+	Spam bool
+	// Language is the contact's preferred language for auto-responder
+	// texts; empty: the department's default language.
+	Language string
 }
 
 // Key returns the contact's Kafka key, "channel:address".
@@ -76,7 +82,49 @@ type Conversation struct {
 	MessageCount  int
 	ClosedAt      time.Time
 	CloseReason   string
+
+	// DepartmentID is the department the conversation was routed to (R3);
+	// empty when no department is configured or none fits.
+	DepartmentID string
+	// BusinessAddress is the address the contact wrote to; replies go out from it.
+	BusinessAddress string
+	// Intake is the state of the out-of-hours leave-a-message session (R6–R12).
+	Intake Intake
+	// IntakeCloseOnDecline says that a declined or expired prompt closes
+	// the conversation (it was opened, reopened or a live chat for the
+	// session); otherwise it was an open ticket, which stays open (R13).
+	IntakeCloseOnDecline bool
+	// Due times of the conversation's timers; zero when not scheduled.
+	PromptExpiresAt time.Time // R10
+	IntakeClosesAt  time.Time // R12
+	SnoozeUntil     time.Time // R22
+	ArchiveAt       time.Time // R27
+	// SnoozedFrom is the state a snoozed conversation returns to when woken.
+	SnoozedFrom State
+	ArchivedAt  time.Time
 }
+
+// Intake is the state of a conversation's leave-a-message session.
+type Intake string
+
+// Intake states: no session, prompt sent and awaiting YES or NO, and the
+// contact leaving messages after YES until //end or the intake timeout.
+const (
+	IntakeNone     Intake = ""
+	IntakePrompted Intake = "prompted"
+	IntakeLeaving  Intake = "leaving"
+)
+
+// Close reasons carried by closed events.
+const (
+	ReasonSupersededByChat = "superseded_by_chat" // R14
+	ReasonConsentDeclined  = "consent_declined"   // R8
+	ReasonPromptExpired    = "prompt_expired"     // R10
+	ReasonEndedByContact   = "ended_by_contact"   // R12, //end
+	ReasonIntakeTimeout    = "intake_timeout"     // R12, no message for the intake close time
+	ReasonContactWrote     = "contact_wrote"      // R15, R22: woken by a message
+	ReasonSnoozeExpired    = "snooze_expired"     // R22
+)
 
 // Message is one stored message. Conv points at the conversation it belongs
 // to, so a message of a new conversation learns its conversation id when the
@@ -95,8 +143,10 @@ type Message struct {
 }
 
 // ContactState is everything the decision core needs to know about a contact:
-// the contact itself and its open conversation, if any.
+// the contact itself, its open conversation if any, and otherwise its most
+// recent conversation (closed or deleted), which a message may reopen (R15).
 type ContactState struct {
 	Contact *Contact
 	Open    *Conversation
+	Last    *Conversation // nil when Open is set or the contact has none
 }

@@ -41,13 +41,28 @@ var (
 		Name: "chatgate_worker_deadlettered_total",
 		Help: "Records the worker could not understand, sent to the deadletter topic.",
 	})
+	autoTexts = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatgate_worker_auto_texts_total",
+		Help: "Auto-responder texts queued for sending, by kind.",
+	}, []string{"kind"})
+	timersFired = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatgate_worker_timers_fired_total",
+		Help: "Conversation timers fired by the sweep, by kind.",
+	}, []string{"kind"})
 )
 
-// Service runs the decision core over batches of Kafka records.
+// Service runs the decision core over batches of Kafka records and over
+// due timers.
 type Service struct {
 	Store  Store
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Config holds the rule times (prompt expiry, intake close, reopen
+	// window, archive delay, presence TTL); zero fields take defaults.
+	Config Config
+	// Directory keeps departments and presence; needed only by the
+	// department and presence methods (ApplyDepartments, SetPresence, …).
+	Directory DirectoryStore
 }
 
 // HandleBatch is the worker's gateway.BatchHandler for the inbound topic. The
@@ -114,7 +129,7 @@ func (s *Service) decideInbound(ctx context.Context, tx StoreTx, req LoadRequest
 	if err != nil {
 		return err
 	}
-	env := Env{Now: now}
+	env := Env{Now: now, Config: s.Config, Directory: s.directory(ctx, loaded.Departments, loaded.Presence)}
 	var effects []Effect
 	stored := 0
 	for _, it := range items {
@@ -144,7 +159,7 @@ func (s *Service) apply(ctx context.Context, tx StoreTx, effects []Effect, ch *C
 	touchedContacts := map[*Contact]bool{}
 	touchedConvs := map[*Conversation]bool{}
 	isNew := map[*Conversation]bool{}
-	var events []EmitTicketEvent
+	var outputs []Effect // events and texts, in decision order
 	for _, e := range effects {
 		switch e := e.(type) {
 		case SaveContact:
@@ -162,8 +177,8 @@ func (s *Service) apply(ctx context.Context, tx StoreTx, effects []Effect, ch *C
 			}
 		case StoreMessage:
 			ch.Messages = append(ch.Messages, e.Msg)
-		case EmitTicketEvent:
-			events = append(events, e)
+		case EmitTicketEvent, SendText:
+			outputs = append(outputs, e)
 		default:
 			return fmt.Errorf("unknown effect %T", e)
 		}
@@ -180,14 +195,115 @@ func (s *Service) apply(ctx context.Context, tx StoreTx, effects []Effect, ch *C
 			m.ID = msgIDs[i]
 		}
 	}
-	for _, e := range events {
-		rec, err := ticketEventRecord(e)
+	for _, e := range outputs {
+		var rec OutboxRecord
+		var err error
+		switch e := e.(type) {
+		case EmitTicketEvent:
+			rec, err = ticketEventRecord(e)
+		case SendText:
+			rec, err = autoTextRecord(e)
+			autoTexts.WithLabelValues(string(e.Kind)).Inc()
+		}
 		if err != nil {
 			return err
 		}
 		ch.Outbox = append(ch.Outbox, rec)
 	}
 	return nil
+}
+
+// directory indexes the departments for one decision. A stored department
+// that no longer validates (say, a zone missing from this host's tzdata) is
+// left out with a warning rather than stopping the pipeline: its
+// conversations are treated as unrouted.
+func (s *Service) directory(ctx context.Context, deps []Department, presence []Presence) *Directory {
+	if len(deps) == 0 {
+		return nil
+	}
+	dir, err := NewDirectory(deps, presence)
+	if err != nil {
+		s.logger().WarnContext(ctx, "stored departments do not validate; invalid ones are ignored", "err", err)
+	}
+	return dir
+}
+
+// SweepTimers fires the conversation timers due at now (R10, R12, R22,
+// R27), at most limit conversations in one transaction, and returns how
+// many timers fired. Rows another sweeper or batch holds are skipped, so
+// any number of workers may sweep at once and each timer fires once.
+func (s *Service) SweepTimers(ctx context.Context, now time.Time, limit int) (int, error) {
+	now = now.UTC()
+	var fired int
+	var kinds []TimerKind
+	err := s.Store.InTx(ctx, func(tx StoreTx) error {
+		fired, kinds = 0, kinds[:0]
+		claim, err := tx.ClaimTimers(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		if len(claim.Conversations) == 0 {
+			return nil
+		}
+		env := Env{Now: now, Config: s.Config, Directory: s.directory(ctx, claim.Departments, claim.Presence)}
+		var effects []Effect
+		for _, conv := range claim.Conversations {
+			contact := claim.Contacts[conv.ContactID]
+			if contact == nil {
+				return fmt.Errorf("sweep timers: conversation %d without its contact", conv.ID)
+			}
+			st := &ContactState{Contact: contact}
+			if conv.State.Open() {
+				st.Open = conv
+			} else {
+				st.Last = conv
+			}
+			for _, tm := range DueTimers(conv, now) {
+				if e := DecideTimer(st, tm, env); len(e) > 0 {
+					effects = append(effects, e...)
+					fired++
+					kinds = append(kinds, tm.Kind)
+				}
+			}
+		}
+		ch := &Changes{}
+		if err := s.apply(ctx, tx, effects, ch); err != nil {
+			return err
+		}
+		if ch.empty() {
+			return nil
+		}
+		return tx.Save(ctx, ch)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep timers: %w", err)
+	}
+	for _, k := range kinds {
+		timersFired.WithLabelValues(string(k)).Inc()
+	}
+	return fired, nil
+}
+
+// RunTimers sweeps timers until ctx ends: at once again while sweeps come
+// back full, otherwise every interval. A failed sweep is logged and retried
+// at the next tick.
+func (s *Service) RunTimers(ctx context.Context, interval time.Duration, limit int) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.SweepTimers(ctx, s.Now(), limit)
+		if err != nil && ctx.Err() == nil {
+			s.logger().WarnContext(ctx, "timer sweep failed", "err", err)
+		}
+		if err == nil && n >= limit {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Service) logger() *slog.Logger {
@@ -241,7 +357,7 @@ func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, error) {
 	}
 	snap := e.Snapshot
 	snap.ID = e.Conv.ID
-	data := gateway.TicketEvent{Conversation: conversationView(snap, e.Contact), Reason: e.Reason}
+	data := gateway.TicketEvent{Conversation: conversationSnapshot(snap, e.Contact), Reason: e.Reason}
 	if e.Msg != nil {
 		mv := messageView(e.Msg)
 		data.Message = &mv
@@ -252,6 +368,31 @@ func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, error) {
 	}
 	subject := strconv.FormatInt(snap.ID, 10)
 	return outboxRecord(gateway.TopicTickets, subject, id.String(), e.Type, subject, snap.UpdatedAt, data)
+}
+
+func autoTextRecord(e SendText) (OutboxRecord, error) {
+	o := e.Outbound
+	if e.Conv != nil {
+		o.ConversationID = e.Conv.ID
+	}
+	key := o.ContactKey()
+	return outboxRecord(gateway.TopicOutbound, key, o.EventID(), gateway.TypeOutboundMessage, key, o.CreatedAt, o)
+}
+
+func conversationSnapshot(c Conversation, ct Contact) gateway.ConversationView {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		v := t // allocated only when set
+		return &v
+	}
+	v := conversationView(c, ct)
+	v.Department, v.BusinessAddress, v.Intake = c.DepartmentID, c.BusinessAddress, string(c.Intake)
+	v.ClosedAt, v.CloseReason = opt(c.ClosedAt), c.CloseReason
+	v.PromptExpiresAt, v.IntakeClosesAt, v.SnoozedUntil = opt(c.PromptExpiresAt), opt(c.IntakeClosesAt), opt(c.SnoozeUntil)
+	v.ArchiveAt, v.ArchivedAt = opt(c.ArchiveAt), opt(c.ArchivedAt)
+	return v
 }
 
 func outboxRecord[T any](topic gateway.Topic, key, id, typ, subject string, at time.Time, data T) (OutboxRecord, error) {

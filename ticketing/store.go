@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"context"
+	"time"
 
 	"github.com/chatgate/chatgate/gateway"
 )
@@ -37,6 +38,22 @@ type LoadResult struct {
 	States map[string]*ContactState
 	// Known lists the requested messages already stored.
 	Known map[MessageRef]bool
+	// Departments and Presence are what routing and reachability need
+	// (R3, R4): every stored department, and the agents whose status is
+	// online (the core checks their heartbeat against the TTL).
+	Departments []Department
+	Presence    []Presence
+}
+
+// TimerClaim is what a timer sweep decides on: due conversations, locked
+// with their contacts so no other sweeper or batch touches them until the
+// transaction ends, plus the departments for the texts timers send.
+type TimerClaim struct {
+	Conversations []*Conversation
+	// Contacts by id; conversations of one contact share one Contact.
+	Contacts    map[int64]*Contact
+	Departments []Department
+	Presence    []Presence
 }
 
 // OutboxRecord is one record the relay will publish after commit.
@@ -74,5 +91,35 @@ type StoreTx interface {
 	// AllocateIDs reserves ids for new conversations and messages.
 	AllocateIDs(ctx context.Context, conversations, messages int) (convIDs, msgIDs []int64, err error)
 	// Save writes the changes and the outbox records, and wakes the relay.
+	// Existing conversations are updated before new ones are inserted, so
+	// closing a ticket and opening a chat in one batch keeps one open
+	// conversation per contact.
 	Save(ctx context.Context, ch *Changes) error
+	// ClaimTimers locks up to limit conversations with a timer due at now,
+	// earliest first, skipping rows another transaction holds (FOR UPDATE
+	// SKIP LOCKED), so concurrent sweepers fire each timer once.
+	ClaimTimers(ctx context.Context, now time.Time, limit int) (TimerClaim, error)
+}
+
+// DepartmentChanges says what an edit of the department set wrote, by id.
+// Applying a set that equals the stored one changes nothing.
+type DepartmentChanges struct {
+	Created   []string `json:"created"`
+	Updated   []string `json:"updated"`
+	Deleted   []string `json:"deleted"`
+	Unchanged []string `json:"unchanged"`
+}
+
+// DirectoryStore keeps departments and agent presence: what ops and desks
+// change, and what Load reads for every batch.
+type DirectoryStore interface {
+	// EditDepartments locks the department set, passes the stored set to
+	// edit and writes the set edit returns: new ids are inserted, changed
+	// documents updated (version+1), missing ids deleted. Two edits never
+	// interleave, so the set as a whole stays valid.
+	EditDepartments(ctx context.Context, now time.Time, edit func(current []Department) ([]Department, error)) (DepartmentChanges, error)
+	// ListDepartments returns the stored departments sorted by id.
+	ListDepartments(ctx context.Context) ([]Department, error)
+	// SetPresence records an agent's status and heartbeat.
+	SetPresence(ctx context.Context, p Presence) error
 }

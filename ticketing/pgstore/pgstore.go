@@ -6,6 +6,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -49,21 +50,53 @@ FROM unnest($1::text[], $2::text[], $3::text[]) AS u(channel, address, name)
 ORDER BY u.channel, u.address
 ON CONFLICT (channel, address) DO NOTHING`
 
+	contactColumns = `c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at, c.spam, c.language`
+
 	// Locked in a fixed order so two batches sharing contacts cannot deadlock.
 	sqlLockContacts = `
-SELECT c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at
+SELECT ` + contactColumns + `
 FROM contacts c
 JOIN unnest($1::text[], $2::text[]) AS u(channel, address) ON c.channel = u.channel AND c.address = u.address
 ORDER BY c.channel, c.address
 FOR UPDATE OF c`
 
-	sqlOpenConversations = `
-SELECT v.id, v.contact_id, v.kind, v.state, v.created_at, v.updated_at, v.last_message_at,
-       v.last_inbound_at, v.message_count, v.closed_at, coalesce(v.close_reason, '')
+	conversationColumnList = `v.id, v.contact_id, v.kind, v.state, v.created_at, v.updated_at, v.last_message_at,
+       v.last_inbound_at, v.message_count, v.closed_at, coalesce(v.close_reason, ''), v.department_id,
+       v.business_address, v.intake, v.intake_close_on_decline, v.prompt_expires_at, v.intake_closes_at,
+       v.snooze_until, v.snoozed_from, v.archive_at, v.archived_at`
+
+	// Per contact: its open conversation (through the one-open partial
+	// unique index) or else its latest one (R15 may reopen it), one indexed
+	// probe each.
+	sqlCurrentConversations = `
+SELECT v.*
+FROM contacts c
+JOIN unnest($1::text[], $2::text[]) AS u(channel, address) ON c.channel = u.channel AND c.address = u.address
+CROSS JOIN LATERAL (
+    (SELECT ` + conversationColumnList + ` FROM conversations v
+     WHERE v.contact_id = c.id AND v.state IN ('unassigned', 'assigned', 'snoozed') LIMIT 1)
+    UNION ALL
+    (SELECT ` + conversationColumnList + ` FROM conversations v
+     WHERE v.contact_id = c.id ORDER BY v.id DESC LIMIT 1)
+    LIMIT 1
+) v`
+
+	sqlDepartmentDocs = `SELECT doc FROM departments ORDER BY id`
+
+	// Only online agents matter for reachability; the core checks the TTL.
+	sqlOnlineAgents = `SELECT id, status, heartbeat_at FROM agents WHERE status = 'online'`
+
+	// The timer sweep: due conversations with their contacts, both locked;
+	// rows another sweeper or a worker batch holds are skipped, never
+	// waited for, so sweepers cannot deadlock with batches or each other.
+	sqlClaimTimers = `
+SELECT ` + conversationColumnList + `, ` + contactColumns + `
 FROM conversations v
 JOIN contacts c ON c.id = v.contact_id
-JOIN unnest($1::text[], $2::text[]) AS u(channel, address) ON c.channel = u.channel AND c.address = u.address
-WHERE v.state IN ('unassigned', 'assigned', 'snoozed')`
+WHERE v.next_due_at <= $1
+ORDER BY v.next_due_at
+LIMIT $2
+FOR UPDATE OF v, c SKIP LOCKED`
 
 	sqlKnownMessages = `
 SELECT m.channel, m.provider_id
@@ -81,17 +114,29 @@ WHERE c.id = u.id`
 
 	sqlInsertConversations = `
 INSERT INTO conversations (id, contact_id, kind, state, created_at, updated_at, last_message_at,
-                           last_inbound_at, message_count, closed_at, close_reason)
+                           last_inbound_at, message_count, closed_at, close_reason, department_id,
+                           business_address, intake, intake_close_on_decline, prompt_expires_at,
+                           intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[])`
+                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
+                     $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
+                     $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[])`
 
 	sqlUpdateConversations = `
 UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.updated_at,
     last_message_at = u.last_message_at, last_inbound_at = u.last_inbound_at,
-    message_count = u.message_count, closed_at = u.closed_at, close_reason = u.close_reason
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[],
-            $7::int[], $8::timestamptz[], $9::text[])
-     AS u(id, kind, state, updated_at, last_message_at, last_inbound_at, message_count, closed_at, close_reason)
+    message_count = u.message_count, closed_at = u.closed_at, close_reason = u.close_reason,
+    department_id = u.department_id, business_address = u.business_address, intake = u.intake,
+    intake_close_on_decline = u.intake_close_on_decline, prompt_expires_at = u.prompt_expires_at,
+    intake_closes_at = u.intake_closes_at, snooze_until = u.snooze_until, snoozed_from = u.snoozed_from,
+    archive_at = u.archive_at, archived_at = u.archived_at
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+            $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
+            $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[])
+     AS u(id, contact_id, kind, state, created_at, updated_at, last_message_at, last_inbound_at, message_count,
+          closed_at, close_reason, department_id, business_address, intake, intake_close_on_decline,
+          prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at)
 WHERE v.id = u.id`
 
 	sqlInsertMessages = `
@@ -134,14 +179,10 @@ func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketin
 	b.Queue(sqlInsertContacts, chans, addrs, names)
 	b.Queue(sqlLockContacts, chans, addrs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			c := &ticketing.Contact{}
-			var ch string
-			var lastIn pgtype.Timestamptz
-			if err := rows.Scan(&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn); err != nil {
+			c, err := scanContact(rows)
+			if err != nil {
 				return err
 			}
-			c.Channel = gateway.Channel(ch)
-			c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
 			res.States[c.Key()] = &ticketing.ContactState{Contact: c}
 		}
 		return rows.Err()
@@ -149,7 +190,7 @@ func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketin
 	// Read after the locks above were granted, so a batch that waited for
 	// another worker's transaction sees what that one committed.
 	byContact := map[int64]*ticketing.Conversation{}
-	b.Queue(sqlOpenConversations, chans, addrs).Query(func(rows pgx.Rows) error {
+	b.Queue(sqlCurrentConversations, chans, addrs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			v, err := scanConversation(rows)
 			if err != nil {
@@ -159,6 +200,7 @@ func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketin
 		}
 		return rows.Err()
 	})
+	queueDirectory(b, &res.Departments, &res.Presence)
 	b.Queue(sqlKnownMessages, mChans, mIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var ch, id string
@@ -173,7 +215,11 @@ func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketin
 		return ticketing.LoadResult{}, fmt.Errorf("load batch state: %w", err)
 	}
 	for _, st := range res.States {
-		st.Open = byContact[st.Contact.ID]
+		if v := byContact[st.Contact.ID]; v != nil && v.State.Open() {
+			st.Open = v
+		} else {
+			st.Last = v
+		}
 	}
 	for _, r := range refs {
 		if res.States[r.Key()] == nil {
@@ -183,18 +229,111 @@ func (t *storeTx) Load(ctx context.Context, req ticketing.LoadRequest) (ticketin
 	return res, nil
 }
 
-func scanConversation(rows pgx.Rows) (*ticketing.Conversation, error) {
-	v := &ticketing.Conversation{}
-	var kind, state string
-	var lastIn, closedAt pgtype.Timestamptz
-	if err := rows.Scan(&v.ID, &v.ContactID, &kind, &state, &v.CreatedAt, &v.UpdatedAt, &v.LastMessageAt,
-		&lastIn, &v.MessageCount, &closedAt, &v.CloseReason); err != nil {
+// queueDirectory reads the departments and the online agents in the same
+// pipelined batch as the rest of a load.
+func queueDirectory(b *pgx.Batch, deps *[]ticketing.Department, presence *[]ticketing.Presence) {
+	b.Queue(sqlDepartmentDocs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var doc []byte
+			if err := rows.Scan(&doc); err != nil {
+				return err
+			}
+			var d ticketing.Department
+			if err := json.Unmarshal(doc, &d); err != nil {
+				return fmt.Errorf("department document: %w", err)
+			}
+			*deps = append(*deps, d)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlOnlineAgents).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var p ticketing.Presence
+			var status string
+			if err := rows.Scan(&p.AgentID, &status, &p.HeartbeatAt); err != nil {
+				return err
+			}
+			p.Status, p.HeartbeatAt = ticketing.PresenceStatus(status), p.HeartbeatAt.UTC()
+			*presence = append(*presence, p)
+		}
+		return rows.Err()
+	})
+}
+
+// contactDest and conversationDest return scan destinations for
+// contactColumns and conversationColumnList, and a func that finishes the
+// value after the scan, so one row can hold both.
+func contactDest(c *ticketing.Contact) ([]any, func()) {
+	var ch string
+	var lastIn pgtype.Timestamptz
+	return []any{&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn, &c.Spam, &c.Language}, func() {
+		c.Channel = gateway.Channel(ch)
+		c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
+	}
+}
+
+func conversationDest(v *ticketing.Conversation) ([]any, func()) {
+	var kind, state, intake, snoozedFrom string
+	var lastIn, closedAt, promptExp, intakeClose, snooze, archive, archived pgtype.Timestamptz
+	return []any{&v.ID, &v.ContactID, &kind, &state, &v.CreatedAt, &v.UpdatedAt, &v.LastMessageAt,
+			&lastIn, &v.MessageCount, &closedAt, &v.CloseReason, &v.DepartmentID, &v.BusinessAddress, &intake,
+			&v.IntakeCloseOnDecline, &promptExp, &intakeClose, &snooze, &snoozedFrom, &archive, &archived}, func() {
+			v.Kind, v.State, v.Intake, v.SnoozedFrom = ticketing.Kind(kind), ticketing.State(state), ticketing.Intake(intake), ticketing.State(snoozedFrom)
+			v.CreatedAt, v.UpdatedAt, v.LastMessageAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC(), v.LastMessageAt.UTC()
+			v.LastInboundAt, v.ClosedAt = timeOf(lastIn), timeOf(closedAt)
+			v.PromptExpiresAt, v.IntakeClosesAt, v.SnoozeUntil = timeOf(promptExp), timeOf(intakeClose), timeOf(snooze)
+			v.ArchiveAt, v.ArchivedAt = timeOf(archive), timeOf(archived)
+		}
+}
+
+func scanContact(rows pgx.Rows) (*ticketing.Contact, error) {
+	c := &ticketing.Contact{}
+	dest, done := contactDest(c)
+	if err := rows.Scan(dest...); err != nil {
 		return nil, err
 	}
-	v.Kind, v.State = ticketing.Kind(kind), ticketing.State(state)
-	v.CreatedAt, v.UpdatedAt, v.LastMessageAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC(), v.LastMessageAt.UTC()
-	v.LastInboundAt, v.ClosedAt = timeOf(lastIn), timeOf(closedAt)
+	done()
+	return c, nil
+}
+
+func scanConversation(rows pgx.Rows) (*ticketing.Conversation, error) {
+	v := &ticketing.Conversation{}
+	dest, done := conversationDest(v)
+	if err := rows.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
 	return v, nil
+}
+
+// ClaimTimers locks the conversations with a timer due at now, and their
+// contacts, skipping locked rows; see ticketing.StoreTx.
+func (t *storeTx) ClaimTimers(ctx context.Context, now time.Time, limit int) (ticketing.TimerClaim, error) {
+	claim := ticketing.TimerClaim{Contacts: map[int64]*ticketing.Contact{}}
+	b := &pgx.Batch{}
+	b.Queue(sqlClaimTimers, now, limit).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			v, c := &ticketing.Conversation{}, &ticketing.Contact{}
+			vd, vdone := conversationDest(v)
+			cd, cdone := contactDest(c)
+			if err := rows.Scan(append(vd, cd...)...); err != nil {
+				return err
+			}
+			vdone()
+			cdone()
+			if known := claim.Contacts[c.ID]; known != nil {
+				c = known
+			}
+			claim.Contacts[c.ID] = c
+			claim.Conversations = append(claim.Conversations, v)
+		}
+		return rows.Err()
+	})
+	queueDirectory(b, &claim.Departments, &claim.Presence)
+	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
+		return ticketing.TimerClaim{}, fmt.Errorf("claim timers: %w", err)
+	}
+	return claim, nil
 }
 
 func (t *storeTx) AllocateIDs(ctx context.Context, conversations, messages int) ([]int64, []int64, error) {
@@ -218,15 +357,13 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 		}
 		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn)
 	}
-	if len(ch.NewConversations) > 0 {
-		c := conversationColumns(ch.NewConversations)
-		b.Queue(sqlInsertConversations, c.ids, c.contactIDs, c.kinds, c.states, c.created, c.updated,
-			c.lastMsg, c.lastIn, c.counts, c.closed, c.reasons)
-	}
+	// Updates first: a ticket closed by a new chat (R14) must be closed
+	// before the chat is inserted, or the one-open index refuses the chat.
 	if len(ch.Conversations) > 0 {
-		c := conversationColumns(ch.Conversations)
-		b.Queue(sqlUpdateConversations, c.ids, c.kinds, c.states, c.updated, c.lastMsg, c.lastIn,
-			c.counts, c.closed, c.reasons)
+		b.Queue(sqlUpdateConversations, conversationColumns(ch.Conversations).args()...)
+	}
+	if len(ch.NewConversations) > 0 {
+		b.Queue(sqlInsertConversations, conversationColumns(ch.NewConversations).args()...)
 	}
 	if n := len(ch.Messages); n > 0 {
 		ids, convIDs, contactIDs := make([]int64, n), make([]pgtype.Int8, n), make([]int64, n)
@@ -257,28 +394,48 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 }
 
 type convColumns struct {
-	ids, contactIDs  []int64
-	kinds, states    []string
-	created, updated []time.Time
-	lastMsg          []time.Time
-	lastIn, closed   []pgtype.Timestamptz
-	counts           []int32
-	reasons          []pgtype.Text
+	ids, contactIDs                 []int64
+	kinds, states                   []string
+	created, updated                []time.Time
+	lastMsg                         []time.Time
+	lastIn, closed                  []pgtype.Timestamptz
+	counts                          []int32
+	reasons                         []pgtype.Text
+	departments, addresses, intakes []string
+	closeOnDecline                  []bool
+	promptExp, intakeClose, snooze  []pgtype.Timestamptz
+	snoozedFrom                     []string
+	archive, archived               []pgtype.Timestamptz
+}
+
+// args returns the columns in the order of sqlInsertConversations and
+// sqlUpdateConversations.
+func (c convColumns) args() []any {
+	return []any{c.ids, c.contactIDs, c.kinds, c.states, c.created, c.updated, c.lastMsg, c.lastIn, c.counts,
+		c.closed, c.reasons, c.departments, c.addresses, c.intakes, c.closeOnDecline, c.promptExp, c.intakeClose,
+		c.snooze, c.snoozedFrom, c.archive, c.archived}
 }
 
 func conversationColumns(vs []*ticketing.Conversation) convColumns {
 	n := len(vs)
+	ts := func() []pgtype.Timestamptz { return make([]pgtype.Timestamptz, n) }
 	c := convColumns{
 		ids: make([]int64, n), contactIDs: make([]int64, n), kinds: make([]string, n), states: make([]string, n),
 		created: make([]time.Time, n), updated: make([]time.Time, n), lastMsg: make([]time.Time, n),
-		lastIn: make([]pgtype.Timestamptz, n), closed: make([]pgtype.Timestamptz, n), counts: make([]int32, n),
-		reasons: make([]pgtype.Text, n),
+		lastIn: ts(), closed: ts(), counts: make([]int32, n), reasons: make([]pgtype.Text, n),
+		departments: make([]string, n), addresses: make([]string, n), intakes: make([]string, n),
+		closeOnDecline: make([]bool, n), promptExp: ts(), intakeClose: ts(), snooze: ts(),
+		snoozedFrom: make([]string, n), archive: ts(), archived: ts(),
 	}
 	for i, v := range vs {
 		c.ids[i], c.contactIDs[i], c.kinds[i], c.states[i] = v.ID, v.ContactID, string(v.Kind), string(v.State)
 		c.created[i], c.updated[i], c.lastMsg[i] = v.CreatedAt, v.UpdatedAt, v.LastMessageAt
 		c.lastIn[i], c.closed[i], c.counts[i] = tstz(v.LastInboundAt), tstz(v.ClosedAt), int32(v.MessageCount)
 		c.reasons[i] = pgtype.Text{String: v.CloseReason, Valid: v.CloseReason != ""}
+		c.departments[i], c.addresses[i], c.intakes[i] = v.DepartmentID, v.BusinessAddress, string(v.Intake)
+		c.closeOnDecline[i], c.snoozedFrom[i] = v.IntakeCloseOnDecline, string(v.SnoozedFrom)
+		c.promptExp[i], c.intakeClose[i], c.snooze[i] = tstz(v.PromptExpiresAt), tstz(v.IntakeClosesAt), tstz(v.SnoozeUntil)
+		c.archive[i], c.archived[i] = tstz(v.ArchiveAt), tstz(v.ArchivedAt)
 	}
 	return c
 }
