@@ -6,6 +6,15 @@
 // Nothing here does I/O or reads the clock: window helpers take the time as
 // an argument, and storage, HTTP and CLI live elsewhere and call in.
 //
+// # Managing templates
+//
+// [Store] is the storage contract: versions, the lifecycle and the approved
+// templates that fit a conversation; templates/pgstore implements it on
+// PostgreSQL. [Apply], [Plan] and [Export] manage templates declaratively
+// through a Store, and [ParseFile] and [MarshalFile] read and write the YAML
+// file of `chatgate templates apply` and `export`. The ops HTTP API is
+// templates/opsapi. See docs/templates.md.
+//
 // # Languages
 //
 // Languages are stored in one canonical form, the one WhatsApp uses for
