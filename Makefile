@@ -16,15 +16,19 @@ check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/chatgate
+	CGO_ENABLED=0 $(GO) build -tags nowhatsapp -o /tmp/chatgate-nowhatsapp ./cmd/chatgate
+	@! $(GO) version -m /tmp/chatgate-nowhatsapp | grep -q go.mau.fi || { echo "nowhatsapp build links go.mau.fi"; exit 1; }
+	$(GO) vet -tags nowhatsapp ./cmd/chatgate
 
 ## bench: the end-to-end load command against a private chatgate, then the Go benchmarks
 bench: deps
 	$(GO) run ./cmd/chatgate bench
 	$(GO) test -run='^$$' -bench=. -benchtime=20x ./ticketing/pgstore/ ./cmd/chatgate/
 
-## build: a static binary in bin/
+## build: static binaries in bin/: chatgate, and chatgate-nowhatsapp without the GPL-3.0 libsignal
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/chatgate ./cmd/chatgate
+	CGO_ENABLED=0 $(GO) build -tags nowhatsapp -o bin/chatgate-nowhatsapp ./cmd/chatgate
 
 ## deps: install what running and testing need (PostgreSQL server binaries) if missing
 deps:

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	apichannel "github.com/chatgate/chatgate/channels/api"
+	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/httpapi"
@@ -22,28 +23,38 @@ import (
 	"github.com/chatgate/chatgate/gateway/outbox"
 	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/templates/opsapi"
+	tplstore "github.com/chatgate/chatgate/templates/pgstore"
 	"github.com/chatgate/chatgate/ticketing"
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
 
 // Roles a process can run (SPEC.md §3, `--roles`).
 const (
-	roleIngress = "ingress" // HTTP API and inbound webhooks
-	roleWorker  = "worker"  // ticketing worker on the inbound topic
-	roleRelay   = "relay"   // outbox relay
-	roleSender  = "sender"  // channel senders on the outbound topic
+	roleIngress   = "ingress"   // HTTP API and inbound webhooks
+	roleWorker    = "worker"    // ticketing worker on the inbound topic
+	roleRelay     = "relay"     // outbox relay
+	roleSender    = "sender"    // channel senders on the outbound topic
+	roleWhatsApp  = "whatsapp"  // the WhatsApp device socket: intake, and its sender while holding the device
+	roleScheduler = "scheduler" // sweeps due timers only (the worker sweeps them too)
 )
 
 // availableRoles are the roles this version implements, in start order.
-var availableRoles = []string{roleIngress, roleWorker, roleRelay, roleSender}
+var availableRoles = []string{roleIngress, roleWorker, roleRelay, roleSender, roleWhatsApp, roleScheduler}
 
-// plannedRoles are named by SPEC.md but arrive with later channel and
-// scheduler work; asking for them is a clear error, not a silent no-op.
-var plannedRoles = []string{"whatsapp", "scheduler"}
+// pipelineRoles are the roles that need no provider account: the load
+// command and the end-to-end tests run them.
+var pipelineRoles = []string{roleIngress, roleWorker, roleRelay, roleSender}
 
 func parseRoles(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" || s == "all" {
-		return availableRoles, nil
+		// The worker sweeps timers itself, so the default leaves out the
+		// sweep-only scheduler role.
+		roles := slices.DeleteFunc(slices.Clone(availableRoles), func(r string) bool { return r == roleScheduler })
+		if !whatsAppBuilt {
+			roles = slices.DeleteFunc(roles, func(r string) bool { return r == roleWhatsApp })
+		}
+		return roles, nil
 	}
 	var roles []string
 	for _, r := range strings.Split(s, ",") {
@@ -53,8 +64,6 @@ func parseRoles(s string) ([]string, error) {
 			if !slices.Contains(roles, r) {
 				roles = append(roles, r)
 			}
-		case slices.Contains(plannedRoles, r):
-			return nil, fmt.Errorf("--roles: role %q is not available in this version (available: %s)", r, strings.Join(availableRoles, ", "))
 		default:
 			return nil, fmt.Errorf("--roles: unknown role %q (available: %s)", r, strings.Join(availableRoles, ", "))
 		}
@@ -71,14 +80,14 @@ type app struct {
 	roles  []string
 	topics gateway.Topics
 	now    func() time.Time
-	// lookupEnv reads channel settings (os.LookupEnv; tests replace it).
-	lookupEnv func(string) (string, bool)
+	twilio twilio.Config
 
 	pg       *devstack.Postgres
 	broker   *devstack.Broker
 	brokers  []string
 	dbURL    string
 	pool     *pgxpool.Pool
+	service  *ticketing.Service
 	producer *kafka.Producer // request path: small batches, low latency
 	bulk     *kafka.Producer // outbox relay: large batches
 	server   *httpapi.Server
@@ -90,7 +99,7 @@ type app struct {
 // database when none are configured, migrations, clients. On error it
 // releases whatever it had started.
 func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now, lookupEnv: os.LookupEnv}
+	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -148,14 +157,24 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Rules.Validate(); err != nil {
+		return nil, fmt.Errorf("rule times: %w", err)
+	}
+	if a.twilio, err = twilio.ConfigFromEnv(cfg.lookupEnv); err != nil {
+		return nil, err
+	}
+	store := pgstore.New(a.pool)
+	a.service = &ticketing.Service{Store: store, Directory: store, Now: a.now, Logger: log, Config: cfg.Rules}
 	if slices.Contains(roles, roleIngress) {
-		a.server = a.buildServer(cfg.tokenMap())
+		if a.server, err = a.buildServer(cfg.tokenMap()); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
 
 // buildServer mounts every HTTP handler on a new server.
-func (a *app) buildServer(tokens map[string]httpapi.Role) *httpapi.Server {
+func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, error) {
 	srv := httpapi.New(httpapi.Config{
 		Addr:   a.cfg.HTTPAddr,
 		Logger: a.log,
@@ -168,13 +187,23 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) *httpapi.Server {
 		Version: version,
 	})
 	auth := httpapi.NewAuthenticator(tokens)
-	srv.Handle("POST /v1/channels/api/messages", auth.Require(&apichannel.Handler{
+	srv.Handle(apichannel.Pattern, auth.Require(&apichannel.Handler{
 		Publisher: a.producer,
 		Topics:    a.topics,
 		Now:       a.now,
 		Logger:    a.log,
 	}, httpapi.RoleAPIChannel))
-	return srv
+	if a.twilio.Enabled() {
+		// Twilio's signature is the authentication of its webhooks.
+		wh, err := twilio.NewWebhooks(a.twilio, twilio.WebhookOptions{Publisher: a.producer, Topics: a.topics, Logger: a.log, Now: a.now})
+		if err != nil {
+			return nil, err
+		}
+		wh.Mount(srv)
+	}
+	ops := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleOps) }
+	(&opsapi.Handlers{Store: tplstore.New(a.pool), Now: a.now, Logger: a.log}).Mount(srv.Handle, ops)
+	return srv, nil
 }
 
 // run runs the configured roles until ctx ends or one fails.
@@ -184,8 +213,12 @@ func (a *app) run(ctx context.Context) error {
 		switch role {
 		case roleIngress:
 			g.Go(func() error { return a.server.ListenAndServe(ctx) })
-		case roleWorker:
-			svc := &ticketing.Service{Store: pgstore.New(a.pool), Now: a.now, Logger: a.log}
+		case roleWorker, roleScheduler:
+			svc := a.service
+			g.Go(func() error { return svc.RunTimers(ctx, a.cfg.TimerInterval, 500) })
+			if role == roleScheduler {
+				continue
+			}
 			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
 				Brokers:  a.brokers,
 				GroupID:  a.cfg.WorkerGroup,
@@ -207,6 +240,12 @@ func (a *app) run(ctx context.Context) error {
 				return err
 			}
 			g.Go(func() error { return relay.Run(ctx) })
+		case roleWhatsApp:
+			run, err := whatsAppRole(a)
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return run(ctx) })
 		case roleSender:
 			consumers, err := a.senders()
 			if err != nil {
@@ -226,7 +265,7 @@ func (a *app) run(ctx context.Context) error {
 // providers returns the channel providers the configuration enables.
 func (a *app) providers() ([]sender.Provider, error) {
 	var ps []sender.Provider
-	apiCfg, err := apichannel.SenderConfigFromEnv(a.lookupEnv)
+	apiCfg, err := apichannel.SenderConfigFromEnv(a.cfg.lookupEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +275,15 @@ func (a *app) providers() ([]sender.Provider, error) {
 			return nil, err
 		}
 		ps = append(ps, p)
+	}
+	if a.twilio.Enabled() {
+		for _, ch := range a.twilio.Channels() {
+			p, err := twilio.NewProvider(a.twilio, ch, twilio.ProviderOptions{Logger: a.log, Now: a.now})
+			if err != nil {
+				return nil, err
+			}
+			ps = append(ps, p)
+		}
 	}
 	return ps, nil
 }
@@ -257,7 +305,7 @@ func (a *app) senders() ([]*kafka.Consumer, error) {
 		if err != nil {
 			return nil, err
 		}
-		group := a.cfg.WorkerGroup + "-sender-" + string(p.Channel())
+		group := a.senderGroup(p.Channel())
 		c, err := kafka.NewConsumer(kafka.ConsumerConfig{
 			Brokers: a.brokers, GroupID: group, Topics: []string{a.topics.Name(gateway.TopicOutbound)},
 			MaxBatch: 100, Logger: a.log,
@@ -269,6 +317,13 @@ func (a *app) senders() ([]*kafka.Consumer, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// senderGroup is the consumer group of a channel's sender on the outbound
+// topic: derived from CHATGATE_WORKER_GROUP so that deployments sharing a
+// Kafka cluster do not share groups.
+func (a *app) senderGroup(ch gateway.Channel) string {
+	return a.cfg.WorkerGroup + "-sender-" + string(ch)
 }
 
 // Close stops what newApp started, in reverse order; safe to call twice.

@@ -177,7 +177,7 @@ func runBench(ctx context.Context, opts benchOptions, log *slog.Logger, progress
 		cfg.APIToken = "bench-token"
 		cfg.LogLevel = "warn"
 		fmt.Fprintln(progress, "starting a private chatgate (embedded broker, managed PostgreSQL)…")
-		a, err := newApp(ctx, cfg, availableRoles, log)
+		a, err := newApp(ctx, cfg, pipelineRoles, log)
 		if err != nil {
 			return benchResult{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/kafka"
+	"github.com/chatgate/chatgate/ticketing"
 )
 
 // config is chatgate's configuration, read from CHATGATE_* variables (see
@@ -49,6 +51,15 @@ type config struct {
 	LogLevel string
 	// ShutdownTimeout (CHATGATE_SHUTDOWN_TIMEOUT): how long a stop waits for work in flight.
 	ShutdownTimeout time.Duration
+	// Rules are the times of the ticketing rules: CHATGATE_PROMPT_EXPIRY,
+	// CHATGATE_INTAKE_CLOSE, CHATGATE_REOPEN_WINDOW, CHATGATE_ARCHIVE_AFTER,
+	// CHATGATE_PRESENCE_TTL (zero: the defaults of ticketing.Config).
+	Rules ticketing.Config
+	// TimerInterval (CHATGATE_TIMER_INTERVAL): how often the worker sweeps due timers.
+	TimerInterval time.Duration
+	// lookupEnv reads the channels' own settings (Twilio, API callback);
+	// os.LookupEnv, replaced in tests.
+	lookupEnv func(string) (string, bool)
 }
 
 // defaultConfig holds the defaults of SPEC.md §3.
@@ -66,6 +77,8 @@ func defaultConfig() config {
 		DBMaxConns:        16,
 		LogLevel:          "info",
 		ShutdownTimeout:   15 * time.Second,
+		TimerInterval:     time.Second,
+		lookupEnv:         os.LookupEnv,
 	}
 }
 
@@ -74,6 +87,7 @@ func defaultConfig() config {
 func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	c := defaultConfig()
+	c.lookupEnv = lookupEnv
 	var errs []error
 	str := func(name string, dst *string) {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -110,14 +124,23 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	num("CHATGATE_WORKER_MAX_BATCH", &c.WorkerMaxBatch, 1)
 	num("CHATGATE_DB_MAX_CONNS", &c.DBMaxConns, 2)
 	str("CHATGATE_LOG_LEVEL", &c.LogLevel)
-	if v := strings.TrimSpace(getenv("CHATGATE_SHUTDOWN_TIMEOUT")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("CHATGATE_SHUTDOWN_TIMEOUT=%q: want a positive duration like 15s", v))
-		} else {
-			c.ShutdownTimeout = d
+	dur := func(name string, dst *time.Duration) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive duration like 15s or 10m", name, v))
+				return
+			}
+			*dst = d
 		}
 	}
+	dur("CHATGATE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("CHATGATE_PROMPT_EXPIRY", &c.Rules.PromptExpiry)
+	dur("CHATGATE_INTAKE_CLOSE", &c.Rules.IntakeClose)
+	dur("CHATGATE_REOPEN_WINDOW", &c.Rules.ReopenWindow)
+	dur("CHATGATE_ARCHIVE_AFTER", &c.Rules.ArchiveAfter)
+	dur("CHATGATE_PRESENCE_TTL", &c.Rules.PresenceTTL)
+	dur("CHATGATE_TIMER_INTERVAL", &c.TimerInterval)
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}

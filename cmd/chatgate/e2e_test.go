@@ -78,15 +78,15 @@ func startStackEnv(t testing.TB, brokers []string, dbURL string, env map[string]
 	cfg.Partitions = 4
 	cfg.ShutdownTimeout = 5 * time.Second
 	if len(roles) == 0 {
-		roles = availableRoles
+		roles = pipelineRoles
 	}
+	cfg.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, roles, testLog(t))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	a.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	s := &stack{t: t, app: a, brokers: brokers, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.run(ctx) }()
 	if a.server != nil {
