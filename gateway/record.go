@@ -187,9 +187,13 @@ type ConversationView struct {
 	BusinessAddress string `json:"business_address,omitempty"`
 	// Intake is the leave-a-message session: "", "prompted" (waiting for
 	// YES/NO, R6) or "leaving" (the contact is leaving messages, R7).
-	Intake      string     `json:"intake,omitempty"`
-	ClosedAt    *time.Time `json:"closed_at,omitempty"`
-	CloseReason string     `json:"close_reason,omitempty"`
+	Intake string `json:"intake,omitempty"`
+	// WindowExpiresAt is when WhatsApp's 24-hour customer-service window
+	// closes: 24 hours after the contact's last inbound message (R28).
+	// Absent on channels without a window and before any inbound message.
+	WindowExpiresAt *time.Time `json:"window_expires_at,omitempty"`
+	ClosedAt        *time.Time `json:"closed_at,omitempty"`
+	CloseReason     string     `json:"close_reason,omitempty"`
 	// Due times of the conversation's timers, when set.
 	PromptExpiresAt *time.Time `json:"prompt_expires_at,omitempty"`
 	IntakeClosesAt  *time.Time `json:"intake_closes_at,omitempty"`

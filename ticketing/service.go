@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/templates"
 )
 
 // EventSource is the CloudEvents source of every event the worker emits.
@@ -65,12 +67,12 @@ type Service struct {
 	Directory DirectoryStore
 }
 
-// HandleBatch is the worker's gateway.BatchHandler for the inbound topic. The
-// whole batch is decided and written in one transaction: contacts,
-// conversations, messages and outbox records. Records it cannot parse go to
-// the deadletter topic through the same outbox, with the reason, so nothing
-// is dropped silently. Replaying a batch is a no-op for messages already
-// stored (R1).
+// HandleBatch is the worker's gateway.BatchHandler for the inbound, commands
+// and status topics. The whole batch is decided and written in one
+// transaction: contacts, conversations, messages and outbox records. Records
+// it cannot parse go to the deadletter topic through the same outbox, with
+// the reason, so nothing is dropped silently. Replaying a batch is a no-op
+// for messages already stored (R1).
 func (s *Service) HandleBatch(ctx context.Context, msgs []gateway.Message) error {
 	batchSize.Observe(float64(len(msgs)))
 	start := time.Now()
@@ -93,12 +95,27 @@ func (s *Service) decideBatch(ctx context.Context, tx StoreTx, msgs []gateway.Me
 	var items []pending
 	req := LoadRequest{}
 	seenContact := map[string]bool{}
+	var commands, statuses []gateway.Message
 	for _, m := range msgs {
+		switch topicOf(m.Topic) {
+		case gateway.TopicInbound:
+		case gateway.TopicCommands:
+			commands = append(commands, m)
+			continue
+		case gateway.TopicStatus:
+			statuses = append(statuses, m)
+			continue
+		default:
+			rec, err := s.deadletter(ctx, m, fmt.Errorf("the ticketing worker does not handle topic %s", m.Topic), now)
+			if err != nil {
+				return err
+			}
+			ch.Outbox = append(ch.Outbox, rec)
+			continue
+		}
 		in, err := decodeInbound(m)
 		if err != nil {
-			deadLettered.Inc()
-			s.logger().WarnContext(ctx, "inbound record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-			rec, derr := deadletter(m, err, now)
+			rec, derr := s.deadletter(ctx, m, err, now)
 			if derr != nil {
 				return derr
 			}
@@ -115,6 +132,16 @@ func (s *Service) decideBatch(ctx context.Context, tx StoreTx, msgs []gateway.Me
 	}
 	if len(items) > 0 {
 		if err := s.decideInbound(ctx, tx, req, items, now, ch); err != nil {
+			return err
+		}
+	}
+	if len(commands) > 0 {
+		if err := s.handleCommands(ctx, tx, commands, now, ch); err != nil {
+			return err
+		}
+	}
+	if len(statuses) > 0 {
+		if err := s.handleStatuses(ctx, tx, statuses, now, ch); err != nil {
 			return err
 		}
 	}
@@ -313,6 +340,26 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
+// topicOf returns which of chatgate's topics a full topic name is. The six
+// suffixes are distinct and none ends another, so the configured prefix
+// need not be known here.
+func topicOf(name string) gateway.Topic {
+	for _, t := range gateway.AllTopics {
+		if strings.HasSuffix(name, string(t)) {
+			return t
+		}
+	}
+	return ""
+}
+
+// deadletter turns a record the worker cannot handle into a deadletter
+// outbox record, with the reason.
+func (s *Service) deadletter(ctx context.Context, m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
+	deadLettered.Inc()
+	s.logger().WarnContext(ctx, "record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", cause)
+	return deadletterRecord(m, cause, now)
+}
+
 func decodeInbound(m gateway.Message) (gateway.Inbound, error) {
 	ev, in, err := gateway.DecodeRecord[gateway.Inbound](m.Value)
 	if err != nil {
@@ -343,7 +390,7 @@ type DeadletterData struct {
 	Reason    string `json:"reason"`
 }
 
-func deadletter(m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
+func deadletterRecord(m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
 	id := "deadletter:" + m.Topic + ":" + strconv.Itoa(m.Partition) + ":" + strconv.FormatInt(m.Offset, 10)
 	return outboxRecord(gateway.TopicDeadletter, string(m.Key), id, gateway.TypeDeadletter, m.Topic, now, DeadletterData{
 		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
@@ -388,6 +435,9 @@ func conversationSnapshot(c Conversation, ct Contact) gateway.ConversationView {
 		return &v
 	}
 	v := conversationView(c, ct)
+	if ct.Channel == gateway.ChannelWhatsApp {
+		v.WindowExpiresAt = opt(templates.WindowExpiresAt(ct.LastInboundAt))
+	}
 	v.Department, v.BusinessAddress, v.Intake = c.DepartmentID, c.BusinessAddress, string(c.Intake)
 	v.ClosedAt, v.CloseReason = opt(c.ClosedAt), c.CloseReason
 	v.PromptExpiresAt, v.IntakeClosesAt, v.SnoozedUntil = opt(c.PromptExpiresAt), opt(c.IntakeClosesAt), opt(c.SnoozeUntil)
