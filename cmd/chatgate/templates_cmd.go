@@ -5,28 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"github.com/chatgate/chatgate/gateway/devstack"
-	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/templates/pgstore"
 )
-
-// templatesConnectTimeout bounds reaching (or starting) the database.
-const templatesConnectTimeout = 60 * time.Second
 
 // newTemplatesCmd is `chatgate templates …`: ops management of message
 // templates (SPEC R30) straight on the database, the same store the HTTP
@@ -50,7 +40,7 @@ Where a template exists in one language only, --language may be left out.`,
 	// withStore runs fn with a store on the configured database.
 	withStore := func(cmd *cobra.Command, fn func(ctx context.Context, s *pgstore.Store) error) error {
 		ctx := cmd.Context()
-		db, err := openTemplatesDB(ctx, dbURL, stderr)
+		db, err := openDatabase(ctx, dbURL, stderr)
 		if err != nil {
 			return err
 		}
@@ -287,110 +277,4 @@ func newTemplatesStatusCmd(stdout io.Writer, withStore storeRunner, verb string,
 	}
 	cmd.Flags().StringVar(&language, "language", "", "language of the template (needed if it exists in several)")
 	return cmd
-}
-
-// templatesDB is the database a templates command works on, and what to
-// stop when it is done.
-type templatesDB struct {
-	pool *pgxpool.Pool
-	pg   *devstack.Postgres // started by this command, or nil
-	log  *slog.Logger
-}
-
-func (d *templatesDB) close() {
-	d.pool.Close()
-	if d.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.pg.Stop(ctx); err != nil {
-			d.log.Error("stop embedded postgres", "err", err)
-		}
-	}
-}
-
-// openTemplatesDB connects to dbURL, else CHATGATE_DATABASE_URL, else the
-// managed local database: the running one if `chatgate run` serves it,
-// otherwise started (and migrated, as `chatgate run` would) for this command.
-// A configured database is not migrated: that is `chatgate migrate`'s job.
-func openTemplatesDB(ctx context.Context, dbURL string, stderr io.Writer) (*templatesDB, error) {
-	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	if dbURL != "" {
-		cfg.DatabaseURL = dbURL
-	}
-	log := newLogger(stderr, "warn")
-	ctx, cancel := context.WithTimeout(ctx, templatesConnectTimeout)
-	defer cancel()
-	if !cfg.embeddedPostgres() {
-		pool, err := postgres.Connect(ctx, cfg.DatabaseURL, 4)
-		if err != nil {
-			return nil, err
-		}
-		return &templatesDB{pool: pool, log: log}, nil
-	}
-
-	dir := cfg.dataPath("postgres")
-	if u, ok := runningEmbeddedPostgresURL(dir); ok {
-		attachCtx, cancelAttach := context.WithTimeout(ctx, 3*time.Second)
-		pool, err := postgres.Connect(attachCtx, u, 4)
-		cancelAttach()
-		if err == nil {
-			return &templatesDB{pool: pool, log: log}, nil
-		}
-		// A postmaster.pid left by a crash: start the cluster ourselves.
-	}
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresConfig{Dir: dir, Logger: log})
-	if err != nil {
-		if errors.Is(err, devstack.ErrNoPostgresBinaries) {
-			return nil, fmt.Errorf("%w\n(or point chatgate at a server with CHATGATE_DATABASE_URL)", err)
-		}
-		return nil, fmt.Errorf("start embedded postgres: %w", err)
-	}
-	db := &templatesDB{pg: pg, log: log}
-	db.pool, err = postgres.Connect(ctx, pg.URL(), 4)
-	if err == nil {
-		_, err = postgres.Migrate(ctx, db.pool, log)
-	}
-	if err != nil {
-		if db.pool != nil {
-			db.close()
-		} else {
-			_ = pg.Stop(context.WithoutCancel(ctx))
-		}
-		return nil, err
-	}
-	return db, nil
-}
-
-// runningEmbeddedPostgresURL returns the URL of the managed cluster in dir
-// if its postmaster.pid says a server is up. It reads devstack's layout
-// (dir/password, dir/pgdata/postmaster.pid, whose 4th line is the port);
-// devstack should own this as a function of its own.
-func runningEmbeddedPostgresURL(dir string) (string, bool) {
-	pid, err := os.ReadFile(filepath.Join(dir, "pgdata", "postmaster.pid"))
-	if err != nil {
-		return "", false
-	}
-	lines := strings.Split(string(pid), "\n")
-	if len(lines) < 4 {
-		return "", false
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
-	if err != nil || port <= 0 {
-		return "", false
-	}
-	pw, err := os.ReadFile(filepath.Join(dir, "password"))
-	if err != nil || strings.TrimSpace(string(pw)) == "" {
-		return "", false
-	}
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(devstack.Superuser, strings.TrimSpace(string(pw))),
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Path:     "/" + devstack.DefaultDatabase,
-		RawQuery: "sslmode=disable",
-	}
-	return u.String(), true
 }

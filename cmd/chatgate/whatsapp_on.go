@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/chatgate/chatgate/channels/whatsapp"
 	"github.com/chatgate/chatgate/gateway"
-	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/kafka"
 	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/gateway/sender"
@@ -101,37 +99,20 @@ See docs/whatsapp.md.`,
 	return cmd
 }
 
-// openWhatsAppStore opens the device store on the configured database,
-// starting the managed local PostgreSQL (and nothing else) when none is set.
+// openWhatsAppStore opens the device store on the configured database, the
+// managed one a running chatgate serves, or the managed one started for this
+// command (see openDatabase).
 func openWhatsAppStore(ctx context.Context, stderr io.Writer) (*whatsapp.Store, string, func(), error) {
-	cfg, err := loadConfig(os.LookupEnv)
+	db, err := openDatabase(ctx, "", stderr)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	url := cfg.DatabaseURL
-	stop := func() {}
-	if cfg.embeddedPostgres() {
-		pg, err := devstack.StartPostgres(ctx, devstack.PostgresConfig{Dir: cfg.dataPath("postgres"), Logger: log})
-		if err != nil {
-			if errors.Is(err, devstack.ErrDirInUse) {
-				return nil, "", nil, fmt.Errorf("the managed database under %s is in use by a running chatgate: set CHATGATE_DATABASE_URL to its URL: %w", cfg.DataDir, err)
-			}
-			return nil, "", nil, fmt.Errorf("start managed postgres (or set CHATGATE_DATABASE_URL): %w", err)
-		}
-		url = pg.URL()
-		stop = func() {
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			_ = pg.Stop(sctx)
-		}
-	}
-	st, err := whatsapp.OpenStore(ctx, url, log)
+	st, err := whatsapp.OpenStore(ctx, db.url, db.log)
 	if err != nil {
-		stop()
+		db.close()
 		return nil, "", nil, err
 	}
-	return st, url, func() { _ = st.Close(); stop() }, nil
+	return st, db.url, func() { _ = st.Close(); db.close() }, nil
 }
 
 func newWhatsAppPairCmd(stdout, stderr io.Writer) *cobra.Command {

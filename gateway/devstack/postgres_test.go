@@ -81,6 +81,11 @@ func TestPostgres_DataSurvivesRestart(t *testing.T) {
 		t.Fatalf("URL() = %q, want a loopback URL of database chatgate", p.URL())
 	}
 
+	// Another process attaches to the running cluster through its files.
+	if u, ok := RunningPostgresURL(cfg.Dir, DefaultDatabase); !ok || u != p.URL() {
+		t.Fatalf("RunningPostgresURL = %q, %v; want %q", u, ok, p.URL())
+	}
+
 	conn, err := pgx.Connect(ctx, p.URL())
 	if err != nil {
 		t.Fatalf("connect: %v", err)
