@@ -58,6 +58,10 @@ type benchResult struct {
 	EventLatency   latencies
 	PGRowsPerSec   float64
 	KafkaRecPerSec float64
+	// Direct is the same number of messages written straight to the
+	// inbound topic: the worker and relay without the HTTP ingress.
+	Direct        time.Duration
+	DirectLatency latencies
 }
 
 type latencies struct{ P50, P99, Max time.Duration }
@@ -84,6 +88,10 @@ func (r benchResult) print(w io.Writer) {
 		float64(r.Messages)/r.Accepted.Seconds(), r.AcceptLatency.P50, r.AcceptLatency.P99, r.AcceptLatency.Max)
 	fmt.Fprintf(w, "end to end          %.0f msg/s  p50 %v  p99 %v  max %v  (API accept → message_added on tickets)\n",
 		r.rate(), r.EventLatency.P50, r.EventLatency.P99, r.EventLatency.Max)
+	if r.Direct > 0 {
+		fmt.Fprintf(w, "worker capacity     %.0f msg/s  p50 %v  p99 %v  (records written straight to inbound → message_added; no HTTP)\n",
+			float64(r.Messages)/r.Direct.Seconds(), r.DirectLatency.P50, r.DirectLatency.P99)
+	}
 	fmt.Fprintf(w, "raw: postgres       %.0f rows/s (1,000-row batched inserts per transaction)\n", r.PGRowsPerSec)
 	fmt.Fprintf(w, "raw: kafka produce  %.0f records/s (200-byte records, acks=all, 1,000 per write)\n", r.KafkaRecPerSec)
 	fmt.Fprintf(w, "raw limit per msg   %.0f msg/s (%d rows and %d records per message)\n", r.rawLimit(), pgRowsPerMessage, kafkaRecordsPerMessage)
@@ -203,6 +211,10 @@ func runBench(ctx context.Context, opts benchOptions, log *slog.Logger, progress
 	if err != nil {
 		return res, err
 	}
+	fmt.Fprintf(progress, "writing %d records straight to the inbound topic…\n", opts.Messages)
+	if res.Direct, res.DirectLatency, err = pushDirect(ctx, opts, topics); err != nil {
+		return res, err
+	}
 	fmt.Fprintln(progress, "measuring raw limits…")
 	if opts.DBURL != "" {
 		if res.PGRowsPerSec, err = measurePostgres(ctx, opts.DBURL, opts.RawRecords); err != nil {
@@ -215,41 +227,65 @@ func runBench(ctx context.Context, opts benchOptions, log *slog.Logger, progress
 	return res, nil
 }
 
+// tracker watches the tickets topic for the message_added events of one
+// run and times each from when its message was handed over.
+type tracker struct {
+	run       string
+	n         int
+	sent      []atomic.Int64 // unix nanos each message was handed over
+	lastEvent atomic.Int64
+	latencies []time.Duration
+	done      chan error
+	tail      *kafka.Tail
+}
+
+func newTracker(ctx context.Context, opts benchOptions, topics gateway.Topics, run string) (*tracker, error) {
+	tail, err := kafka.NewTail(ctx, opts.Brokers, topics.Name(gateway.TopicTickets), true)
+	if err != nil {
+		return nil, err
+	}
+	t := &tracker{run: run, n: opts.Messages, sent: make([]atomic.Int64, opts.Messages),
+		latencies: make([]time.Duration, 0, opts.Messages), done: make(chan error, 1), tail: tail}
+	go t.watch(ctx)
+	return t, nil
+}
+
+func (t *tracker) watch(ctx context.Context) {
+	seen := make([]bool, t.n)
+	got := 0
+	for got < t.n {
+		select {
+		case m := <-t.tail.Messages():
+			i, ok := benchIndex(m.Value, t.run)
+			if !ok || i >= t.n || seen[i] {
+				continue
+			}
+			now := time.Now()
+			seen[i] = true
+			got++
+			t.latencies = append(t.latencies, now.Sub(time.Unix(0, t.sent[i].Load())))
+			t.lastEvent.Store(now.UnixNano())
+		case <-ctx.Done():
+			t.done <- fmt.Errorf("bench: %d of %d events arrived before the timeout", got, t.n)
+			return
+		}
+	}
+	t.done <- nil
+}
+
+// wait returns once every event arrived; it closes the tail.
+func (t *tracker) wait() error {
+	defer t.tail.Close()
+	return <-t.done
+}
+
 // pushLoad posts the messages and waits for their message_added events.
 func pushLoad(ctx context.Context, opts benchOptions, topics gateway.Topics) (benchResult, error) {
-	tail, err := kafka.NewTail(ctx, opts.Brokers, topics.Name(gateway.TopicTickets), true)
+	run := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	tr, err := newTracker(ctx, opts, topics, run)
 	if err != nil {
 		return benchResult{}, err
 	}
-	defer tail.Close()
-	run := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	sent := make([]atomic.Int64, opts.Messages) // unix nanos of each post
-	var lastEvent atomic.Int64
-	eventLat := make([]time.Duration, 0, opts.Messages)
-	eventsDone := make(chan error, 1)
-	go func() {
-		seen := make([]bool, opts.Messages)
-		n := 0
-		for n < opts.Messages {
-			select {
-			case m := <-tail.Messages():
-				i, ok := benchIndex(m.Value, run)
-				if !ok || i >= opts.Messages || seen[i] {
-					continue
-				}
-				now := time.Now()
-				seen[i] = true
-				n++
-				eventLat = append(eventLat, now.Sub(time.Unix(0, sent[i].Load())))
-				lastEvent.Store(now.UnixNano())
-			case <-ctx.Done():
-				eventsDone <- fmt.Errorf("bench: %d of %d events arrived before the timeout", n, opts.Messages)
-				return
-			}
-		}
-		eventsDone <- nil
-	}()
-
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: opts.Concurrency, MaxConnsPerHost: opts.Concurrency}}
 	var next atomic.Int64
 	acceptLat := make([][]time.Duration, opts.Concurrency)
@@ -272,7 +308,7 @@ func pushLoad(ctx context.Context, opts benchOptions, topics gateway.Topics) (be
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+opts.Token)
 				t := time.Now()
-				sent[i].Store(t.UnixNano())
+				tr.sent[i].Store(t.UnixNano())
 				resp, err := client.Do(req)
 				if err != nil {
 					postErr.Store(err)
@@ -291,18 +327,60 @@ func pushLoad(ctx context.Context, opts benchOptions, topics gateway.Topics) (be
 	wg.Wait()
 	accepted := time.Since(start)
 	if err, _ := postErr.Load().(error); err != nil {
+		tr.tail.Close()
 		return benchResult{}, fmt.Errorf("bench: %w", err)
 	}
-	if err := <-eventsDone; err != nil {
+	if err := tr.wait(); err != nil {
 		return benchResult{}, err
 	}
 	return benchResult{
 		Messages:      opts.Messages,
 		Accepted:      accepted,
-		EndToEnd:      time.Unix(0, lastEvent.Load()).Sub(start),
+		EndToEnd:      time.Unix(0, tr.lastEvent.Load()).Sub(start),
 		AcceptLatency: percentiles(slices.Concat(acceptLat...)),
-		EventLatency:  percentiles(eventLat),
+		EventLatency:  percentiles(tr.latencies),
 	}, nil
+}
+
+// pushDirect writes the inbound records straight to Kafka, 1,000 per
+// write, and waits for their message_added events: the capacity of the
+// worker and relay without the HTTP ingress in front of them.
+func pushDirect(ctx context.Context, opts benchOptions, topics gateway.Topics) (time.Duration, latencies, error) {
+	run := fmt.Sprintf("direct-%d", time.Now().UnixNano())
+	tr, err := newTracker(ctx, opts, topics, run)
+	if err != nil {
+		return 0, latencies{}, err
+	}
+	const batch = 1000
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: opts.Brokers, BatchSize: batch})
+	if err != nil {
+		tr.tail.Close()
+		return 0, latencies{}, err
+	}
+	defer p.Close()
+	start := time.Now()
+	for done := 0; done < opts.Messages; done += batch {
+		msgs := make([]gateway.Message, 0, batch)
+		for i := done; i < min(done+batch, opts.Messages); i++ {
+			in := gateway.Inbound{Channel: gateway.ChannelAPI, ProviderID: fmt.Sprintf("%s-%d", run, i),
+				From: fmt.Sprintf("+1666%07d", i%opts.Contacts), Text: "load test message " + run, ReceivedAt: time.Now()}
+			m, err := in.Record("chatgate/bench", topics.Name(gateway.TopicInbound))
+			if err != nil {
+				tr.tail.Close()
+				return 0, latencies{}, err
+			}
+			tr.sent[i].Store(time.Now().UnixNano())
+			msgs = append(msgs, m)
+		}
+		if err := p.Publish(ctx, msgs...); err != nil {
+			tr.tail.Close()
+			return 0, latencies{}, fmt.Errorf("bench: direct produce: %w", err)
+		}
+	}
+	if err := tr.wait(); err != nil {
+		return 0, latencies{}, err
+	}
+	return time.Unix(0, tr.lastEvent.Load()).Sub(start), percentiles(tr.latencies), nil
 }
 
 // benchIndex returns the message number of a message_added event of run.
