@@ -220,3 +220,17 @@ type TicketEvent struct {
 	Message      *MessageView     `json:"message,omitempty"`
 	Reason       string           `json:"reason,omitempty"`
 }
+
+// Deadletter is the data of a chatgate.deadletter record: something a
+// component could not handle, kept with the reason instead of dropped.
+// Topic, Partition and Offset locate a consumed record; adapters that refuse
+// a provider message before it reached Kafka leave them empty and put the
+// message in Value.
+type Deadletter struct {
+	Topic     string `json:"topic,omitempty"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	Reason    string `json:"reason"`
+}

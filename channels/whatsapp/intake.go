@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,12 +82,14 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 	var msg gateway.Message
 	switch {
 	case conv.Inbound != nil:
-		if err := conv.Inbound.Validate(); err != nil {
-			// Retrying cannot fix a record we cannot build: acknowledge,
-			// and say so loudly.
+		if verr := conv.Inbound.Validate(); verr != nil {
+			// Retrying cannot fix a record we cannot build: keep the
+			// message on the deadletter topic with the reason, then
+			// acknowledge it. If even that fails, leave it for redelivery.
 			eventsTotal.WithLabelValues("message", "refused").Inc()
-			log.ErrorContext(ctx, "whatsapp message refused: invalid record", "message_id", evt.Info.ID, "err", err)
-			return true
+			log.ErrorContext(ctx, "whatsapp message refused: invalid record; dead-lettered", "message_id", evt.Info.ID, "err", verr)
+			msg, err = h.deadletter(conv.Inbound, verr)
+			break
 		}
 		msg, err = conv.Inbound.Record(h.source(), h.Topics.Name(gateway.TopicInbound))
 	case conv.Phone != nil:
@@ -109,6 +112,18 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 	eventsTotal.WithLabelValues("message", "published").Inc()
 	log.DebugContext(ctx, "whatsapp message published", "message_id", evt.Info.ID, "from_phone", conv.Phone != nil)
 	return true
+}
+
+// deadletter wraps an inbound message that failed validation in a
+// chatgate.deadletter record keyed by its contact.
+func (h *Intake) deadletter(in *gateway.Inbound, cause error) (gateway.Message, error) {
+	value, err := json.Marshal(in)
+	if err != nil {
+		return gateway.Message{}, err
+	}
+	key := in.ContactKey()
+	return gateway.EncodeRecord(h.Topics.Name(gateway.TopicDeadletter), key, "deadletter:"+in.EventID(), h.source(),
+		gateway.TypeDeadletter, key, in.ReceivedAt, gateway.Deadletter{Key: key, Value: string(value), Reason: cause.Error()})
 }
 
 func (h *Intake) receipt(ctx context.Context, evt *events.Receipt) bool {

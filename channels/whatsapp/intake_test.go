@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,5 +200,27 @@ func TestIntake_ReportsStates(t *testing.T) {
 		if s.Permanent() != (s != StateConnected && s != StateDisconnected) {
 			t.Errorf("%s.Permanent() = %v", s, s.Permanent())
 		}
+	}
+}
+
+// A message that cannot become a valid inbound record (here: text that is
+// not UTF-8) is not lost: it goes to the deadletter topic with the reason,
+// and only then is it acknowledged.
+func TestIntake_InvalidMessageIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c, _ := newTestConverter(t, &fakeDownloader{})
+	client := &fakeClient{}
+	intake := &Intake{Converter: c, Publisher: newProducer(t, b.Addr()), Topics: testTopics, Timeout: 20 * time.Second}
+	client.AddEventHandlerWithSuccessStatus(intake.Handler(context.Background()))
+	dlTail := newTail(t, b.Addr(), gateway.TopicDeadletter)
+
+	if !client.dispatch(incoming("3ABAD", &waE2E.Message{Conversation: proto.String("broken \xff text")})) {
+		t.Fatal("dead-lettered message not acknowledged")
+	}
+	m := nextRecord(t, dlTail)
+	ev, dl, err := gateway.DecodeRecord[gateway.Deadletter](m.Value)
+	if err != nil || ev.Type != gateway.TypeDeadletter || !strings.Contains(dl.Reason, "UTF-8") || !strings.Contains(dl.Value, "3ABAD") {
+		t.Fatalf("deadletter record: %+v %+v %v", ev, dl, err)
 	}
 }
