@@ -26,6 +26,7 @@ import (
 	"github.com/chatgate/chatgate/templates/opsapi"
 	tplstore "github.com/chatgate/chatgate/templates/pgstore"
 	"github.com/chatgate/chatgate/ticketing"
+	deptapi "github.com/chatgate/chatgate/ticketing/opsapi"
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
 
@@ -203,6 +204,10 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 	}
 	ops := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleOps) }
 	(&opsapi.Handlers{Store: tplstore.New(a.pool), Now: a.now, Logger: a.log}).Mount(srv.Handle, ops)
+	(&deptapi.Handlers{
+		Service: a.service, Plan: deptapi.NewPlanService(a.service.Directory, a.now),
+		PresenceTTL: a.cfg.Rules.WithDefaults().PresenceTTL, Logger: a.log,
+	}).Mount(srv.Handle, auth.Require)
 	return srv, nil
 }
 

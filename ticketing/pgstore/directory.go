@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -52,7 +53,9 @@ func (s *Store) EditDepartments(ctx context.Context, now time.Time, edit func([]
 		if err != nil {
 			return err
 		}
-		next, err := edit(current)
+		// edit gets its own copy: it may change the slice in place, and
+		// current is compared with its result below.
+		next, err := edit(slices.Clone(current))
 		if err != nil {
 			return err
 		}
