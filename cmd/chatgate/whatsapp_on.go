@@ -4,16 +4,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/chatgate/chatgate/channels/whatsapp"
 	"github.com/chatgate/chatgate/gateway"
@@ -40,27 +42,21 @@ func whatsAppRole(a *app) (func(ctx context.Context) error, error) {
 		a.log.Warn("whatsapp role idle: WhatsApp is sent through Twilio (CHATGATE_TWILIO_NUMBERS has whatsapp: senders)")
 		return func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
-	groups := false
-	switch v := strings.TrimSpace(os.Getenv("CHATGATE_WHATSAPP_GROUPS")); v {
-	case "", "false", "0":
-	case "true", "1":
-		groups = true
-	default:
-		return nil, fmt.Errorf("CHATGATE_WHATSAPP_GROUPS=%q: want true or false", v)
-	}
-	mediaDir := strings.TrimSpace(os.Getenv("CHATGATE_WHATSAPP_MEDIA_DIR"))
-	if mediaDir == "" {
-		mediaDir = a.cfg.dataPath("media")
+	wc, err := whatsAppSettings(a.cfg)
+	if err != nil {
+		return nil, err
 	}
 	svc, err := whatsapp.NewService(whatsapp.Config{
-		DatabaseURL: a.dbURL,
-		Device:      strings.TrimSpace(os.Getenv("CHATGATE_WHATSAPP_DEVICE")),
-		Name:        strings.TrimSpace(os.Getenv("CHATGATE_WHATSAPP_NAME")),
-		Publisher:   a.producer,
-		Topics:      a.topics,
-		MediaDir:    mediaDir,
-		Groups:      groups,
-		Logger:      a.log,
+		DatabaseURL:  a.dbURL,
+		Device:       wc.device,
+		Name:         wc.name,
+		Publisher:    a.producer,
+		Topics:       a.topics,
+		MediaDir:     wc.mediaDir,
+		Groups:       wc.groups,
+		DeviceRate:   rate.Limit(wc.rate),
+		RecipientGap: wc.recipientGap,
+		Logger:       a.log,
 		Serve: func(ctx context.Context, p *whatsapp.Provider) error {
 			runner, err := sender.New(sender.Config{
 				Provider: p, Log: postgres.NewSendLog(a.pool), Publisher: a.producer,
@@ -84,6 +80,46 @@ func whatsAppRole(a *app) (func(ctx context.Context) error, error) {
 		return nil, err
 	}
 	return svc.Run, nil
+}
+
+// whatsAppConfig holds the whatsapp role's settings.
+type whatsAppConfig struct {
+	device, name, mediaDir string
+	groups                 bool
+	rate                   float64
+	recipientGap           time.Duration
+}
+
+// whatsAppSettings reads the CHATGATE_WHATSAPP_* variables; errors name them.
+func whatsAppSettings(cfg config) (whatsAppConfig, error) {
+	get := func(name string) string { v, _ := cfg.lookupEnv(name); return strings.TrimSpace(v) }
+	wc := whatsAppConfig{device: get("CHATGATE_WHATSAPP_DEVICE"), name: get("CHATGATE_WHATSAPP_NAME"), mediaDir: get("CHATGATE_WHATSAPP_MEDIA_DIR")}
+	if wc.mediaDir == "" {
+		wc.mediaDir = cfg.dataPath("media")
+	}
+	var errs []error
+	switch v := get("CHATGATE_WHATSAPP_GROUPS"); v {
+	case "", "false", "0":
+	case "true", "1":
+		wc.groups = true
+	default:
+		errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_GROUPS=%q: want true or false", v))
+	}
+	if v := get("CHATGATE_WHATSAPP_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 {
+			errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_RATE=%q: want messages per second > 0, e.g. 1 or 0.5", v))
+		}
+		wc.rate = r
+	}
+	if v := get("CHATGATE_WHATSAPP_RECIPIENT_GAP"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_RECIPIENT_GAP=%q: want a duration like 2s", v))
+		}
+		wc.recipientGap = d
+	}
+	return wc, errors.Join(errs...)
 }
 
 // newWhatsAppCmd is `chatgate whatsapp`: pair, devices, unlink.
