@@ -114,11 +114,17 @@ type EmitTicketEvent struct {
 // outbound record through the outbox. Outbound.ConversationID is filled from
 // Conv once its id is allocated. Outbound.RequestID is derived from what
 // triggered the text, so a replayed batch sends nothing twice (R32).
+//
+// Msg is the outbound message stored for it by a StoreMessage effect that
+// precedes the SendText (status queued); Outbound.MessageID is filled from
+// it, so statuses find the message by request id (status.go). Conv is nil
+// for a text that answers a keyword outside any conversation (HELP, R33).
 type SendText struct {
 	Kind     TextKind
 	Language string
 	Conv     *Conversation
 	Outbound gateway.Outbound
+	Msg      *Message
 }
 
 func (CreateConversation) effect() {}
@@ -147,7 +153,8 @@ func newDecider(st *ContactState, env Env) decider {
 // working copy for the batch), so the next message of the same contact in the
 // batch sees the result. It does no I/O and reads no clock.
 //
-// The order of the checks: spam (R16); a snoozed conversation wakes (R15,
+// The order of the checks: spam (R16); SMS opt-out, opt-in and help
+// keywords (R33, optout.go); a snoozed conversation wakes (R15,
 // R22); a running leave-a-message session takes the message whatever the
 // hours (R7–R12); otherwise the department's reachability decides between a
 // live chat (R5, R14) and the out-of-hours prompt (R6, R13), on the open
@@ -155,9 +162,20 @@ func newDecider(st *ContactState, env Env) decider {
 func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 	d := newDecider(st, env)
 	d.touchContact(in)
+	kw := keywordOf(st.Contact, in)
 	if st.Contact.Spam {
 		// R16: stored, outside any conversation; no event, nothing sent.
+		// An opt-out keyword still sets the flag (R33), silently.
+		if kw == keywordOptOut || kw == keywordOptIn {
+			d.setOptedOut(kw == keywordOptOut)
+		}
 		d.effects = append(d.effects, StoreMessage{Msg: d.message(nil, in)})
+		return d.effects
+	}
+	if kw != keywordNone {
+		// R33: SMS keywords are commands to chatgate, not messages for an
+		// agent: they open, reopen or wake no conversation.
+		d.keyword(kw, in)
 		return d.effects
 	}
 	if passive(in) {
@@ -229,6 +247,15 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 		conv = d.create(KindLiveChat, dep, in)
 	}
 	d.assign(conv, dep, in)
+	if st.Contact.OptedOut {
+		// R33: an opted-out contact cannot receive the prompt, so none is
+		// pending (its YES opts it back in, never consents, see optout.go);
+		// the message waits in the conversation and the out-of-hours text is
+		// recorded as refused.
+		d.inbound(conv, in)
+		d.send(conv, TextOutOfHours, in.ProviderID)
+		return d.effects
+	}
 	conv.Intake = IntakePrompted
 	conv.IntakeCloseOnDecline = !keepOnDecline
 	conv.PromptExpiresAt = d.now.Add(d.cfg.PromptExpiry)
@@ -448,16 +475,49 @@ func (d *decider) emit(typ string, conv *Conversation, msg *Message, reason stri
 // trigger (an inbound provider id, or a timer's identity) makes the request
 // id deterministic.
 func (d *decider) send(conv *Conversation, kind TextKind, trigger string) {
+	d.sendText(conv, d.env.Directory.Get(conv.DepartmentID), conv.BusinessAddress, kind, trigger)
+}
+
+// sendText stores the text as an outbound message of conv (nil: outside any
+// conversation) and sends it from the business address from. To an opted-out
+// contact nothing is sent (R33): the message is stored as failed with
+// ErrorCodeOptedOut, so the refusal shows in the conversation's history.
+func (d *decider) sendText(conv *Conversation, dep *Department, from string, kind TextKind, trigger string) {
 	c := d.st.Contact
-	text, lang := d.env.Directory.Get(conv.DepartmentID).Text(kind, c.Language)
-	d.effects = append(d.effects, SendText{Kind: kind, Language: lang, Conv: conv, Outbound: gateway.Outbound{
+	text, lang := dep.Text(kind, c.Language)
+	out := gateway.Outbound{
 		RequestID: "auto:" + string(c.Channel) + ":" + trigger + ":" + string(kind),
 		Channel:   c.Channel,
 		To:        c.Address,
-		From:      conv.BusinessAddress,
+		From:      from,
 		Text:      text,
 		CreatedAt: d.now,
-	}})
+	}
+	msg := &Message{
+		Conv:      conv,
+		ContactID: c.ID,
+		Channel:   c.Channel,
+		Direction: DirectionOutbound,
+		RequestID: out.RequestID,
+		SentBy:    SentByAuto,
+		Body:      text,
+		SentAt:    d.now,
+		StoredAt:  d.now,
+		Status:    gateway.StatusQueued,
+		StatusAt:  d.now,
+	}
+	if conv != nil {
+		// Outbound messages do not count in MessageCount (the contact's
+		// messages); they share the seq of the message they follow, and a
+		// conversation's history is ordered by (seq, id).
+		msg.Seq = conv.MessageCount
+	}
+	if c.OptedOut {
+		msg.Status, msg.ErrorCode, msg.ErrorMessage = gateway.StatusFailed, ErrorCodeOptedOut, ErrOptedOut.Error()
+		d.effects = append(d.effects, StoreMessage{Msg: msg})
+		return
+	}
+	d.effects = append(d.effects, StoreMessage{Msg: msg}, SendText{Kind: kind, Language: lang, Conv: conv, Outbound: out, Msg: msg})
 }
 
 // normalizeReply folds a reply for matching YES, NO and //end: case and

@@ -63,6 +63,10 @@ type Contact struct {
 	// Language is the contact's preferred language for auto-responder
 	// texts; empty: the department's default language.
 	Language string
+	// OptedOut contacts replied STOP (or a provider said they did): nothing
+	// is sent to them until they opt back in (R33, see optout.go).
+	OptedOut   bool
+	OptedOutAt time.Time // zero unless OptedOut
 }
 
 // Key returns the contact's Kafka key, "channel:address".
@@ -140,6 +144,16 @@ type Message struct {
 	Seq        int
 	SentAt     time.Time
 	StoredAt   time.Time
+
+	// Outbound messages only (status.go): the send's request id (R32), who
+	// wrote it (SentByAuto, SentByPhone, or a desk's author), and its
+	// delivery state, which only moves forward (gateway.DeliveryStatus.Rank).
+	RequestID    string
+	SentBy       string
+	Status       gateway.DeliveryStatus
+	ErrorCode    string
+	ErrorMessage string
+	StatusAt     time.Time
 }
 
 // ContactState is everything the decision core needs to know about a contact:

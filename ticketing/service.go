@@ -65,6 +65,8 @@ type Service struct {
 	// Directory keeps departments and presence; needed only by the
 	// department and presence methods (ApplyDepartments, SetPresence, …).
 	Directory DirectoryStore
+	// Desk configures the desk reply path and the window warning (reply.go).
+	Desk DeskConfig
 }
 
 // HandleBatch is the worker's gateway.BatchHandler for the inbound, commands
@@ -319,6 +321,7 @@ func (s *Service) RunTimers(ctx context.Context, interval time.Duration, limit i
 	defer t.Stop()
 	for {
 		n, err := s.SweepTimers(ctx, s.Now(), limit)
+		n = max(n, s.sweepWindowClosing(ctx, limit)) // window.go
 		if err != nil && ctx.Err() == nil {
 			s.logger().WarnContext(ctx, "timer sweep failed", "err", err)
 		}
@@ -379,20 +382,9 @@ func decodeInbound(m gateway.Message) (gateway.Inbound, error) {
 	return in, nil
 }
 
-// DeadletterData is the data of a chatgate.deadletter event: the original
-// record and why it could not be handled.
-type DeadletterData struct {
-	Topic     string `json:"topic"`
-	Partition int    `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Key       string `json:"key"`
-	Value     string `json:"value"`
-	Reason    string `json:"reason"`
-}
-
 func deadletterRecord(m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
 	id := "deadletter:" + m.Topic + ":" + strconv.Itoa(m.Partition) + ":" + strconv.FormatInt(m.Offset, 10)
-	return outboxRecord(gateway.TopicDeadletter, string(m.Key), id, gateway.TypeDeadletter, m.Topic, now, DeadletterData{
+	return outboxRecord(gateway.TopicDeadletter, string(m.Key), id, gateway.TypeDeadletter, m.Topic, now, gateway.Deadletter{
 		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
 		Key: string(m.Key), Value: string(m.Value), Reason: cause.Error(),
 	})
@@ -421,6 +413,9 @@ func autoTextRecord(e SendText) (OutboxRecord, error) {
 	o := e.Outbound
 	if e.Conv != nil {
 		o.ConversationID = e.Conv.ID
+	}
+	if e.Msg != nil {
+		o.MessageID = e.Msg.ID
 	}
 	key := o.ContactKey()
 	return outboxRecord(gateway.TopicOutbound, key, o.EventID(), gateway.TypeOutboundMessage, key, o.CreatedAt, o)

@@ -69,12 +69,13 @@ type Changes struct {
 	NewConversations []*Conversation
 	Conversations    []*Conversation // existing ones to update
 	Messages         []*Message
+	Statuses         StatusChanges // delivery statuses (status.go)
 	Outbox           []OutboxRecord
 }
 
 func (ch *Changes) empty() bool {
 	return len(ch.Contacts) == 0 && len(ch.NewConversations) == 0 && len(ch.Conversations) == 0 &&
-		len(ch.Messages) == 0 && len(ch.Outbox) == 0
+		len(ch.Messages) == 0 && len(ch.Outbox) == 0 && ch.Statuses.empty()
 }
 
 // Store is the persistence the ticketing service needs.
@@ -99,6 +100,8 @@ type StoreTx interface {
 	// earliest first, skipping rows another transaction holds (FOR UPDATE
 	// SKIP LOCKED), so concurrent sweepers fire each timer once.
 	ClaimTimers(ctx context.Context, now time.Time, limit int) (TimerClaim, error)
+	StatusTx
+	CommandTx // command.go
 }
 
 // DepartmentChanges says what an edit of the department set wrote, by id.

@@ -50,7 +50,8 @@ FROM unnest($1::text[], $2::text[], $3::text[]) AS u(channel, address, name)
 ORDER BY u.channel, u.address
 ON CONFLICT (channel, address) DO NOTHING`
 
-	contactColumns = `c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at, c.spam, c.language`
+	contactColumns = `c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at, c.spam, c.language,
+       c.opted_out, c.opted_out_at`
 
 	// Locked in a fixed order so two batches sharing contacts cannot deadlock.
 	sqlLockContacts = `
@@ -108,8 +109,10 @@ SELECT ARRAY(SELECT nextval('conversations_id_seq') FROM generate_series(1, $1))
        ARRAY(SELECT nextval('messages_id_seq') FROM generate_series(1, $2))`
 
 	sqlUpdateContacts = `
-UPDATE contacts c SET name = u.name, updated_at = u.updated_at, last_inbound_at = u.last_inbound_at
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(id, name, updated_at, last_inbound_at)
+UPDATE contacts c SET name = u.name, updated_at = u.updated_at, last_inbound_at = u.last_inbound_at,
+    opted_out = u.opted_out, opted_out_at = u.opted_out_at
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::timestamptz[])
+     AS u(id, name, updated_at, last_inbound_at, opted_out, opted_out_at)
 WHERE c.id = u.id`
 
 	sqlInsertConversations = `
@@ -140,9 +143,16 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[
 WHERE v.id = u.id`
 
 	sqlInsertMessages = `
-INSERT INTO messages (id, conversation_id, contact_id, channel, direction, provider_id, body, seq, sent_at, stored_at)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::int[], $9::timestamptz[], $10::timestamptz[])`
+INSERT INTO messages (id, conversation_id, contact_id, channel, direction, provider_id, body, seq, sent_at, stored_at,
+                      request_id, sent_by, status, status_rank, error_code, error_message, status_at)
+SELECT u.id, u.conversation_id, u.contact_id, u.channel, u.direction, NULLIF(u.provider_id, ''), u.body, u.seq,
+       u.sent_at, u.stored_at, NULLIF(u.request_id, ''), u.sent_by, u.status, u.status_rank, u.error_code,
+       u.error_message, u.status_at
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::int[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+            $14::smallint[], $15::text[], $16::text[], $17::timestamptz[])
+     AS u(id, conversation_id, contact_id, channel, direction, provider_id, body, seq, sent_at, stored_at,
+          request_id, sent_by, status, status_rank, error_code, error_message, status_at)`
 
 	sqlInsertOutbox = `
 INSERT INTO outbox (topic, key, value)
@@ -265,11 +275,13 @@ func queueDirectory(b *pgx.Batch, deps *[]ticketing.Department, presence *[]tick
 // value after the scan, so one row can hold both.
 func contactDest(c *ticketing.Contact) ([]any, func()) {
 	var ch string
-	var lastIn pgtype.Timestamptz
-	return []any{&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn, &c.Spam, &c.Language}, func() {
-		c.Channel = gateway.Channel(ch)
-		c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
-	}
+	var lastIn, optedOutAt pgtype.Timestamptz
+	return []any{&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn, &c.Spam, &c.Language,
+			&c.OptedOut, &optedOutAt}, func() {
+			c.Channel = gateway.Channel(ch)
+			c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
+			c.OptedOutAt = timeOf(optedOutAt)
+		}
 }
 
 func conversationDest(v *ticketing.Conversation) ([]any, func()) {
@@ -352,10 +364,12 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 	if n := len(ch.Contacts); n > 0 {
 		ids, names := make([]int64, n), make([]string, n)
 		updated, lastIn := make([]time.Time, n), make([]pgtype.Timestamptz, n)
+		optedOut, optedOutAt := make([]bool, n), make([]pgtype.Timestamptz, n)
 		for i, c := range ch.Contacts {
 			ids[i], names[i], updated[i], lastIn[i] = c.ID, c.Name, c.UpdatedAt, tstz(c.LastInboundAt)
+			optedOut[i], optedOutAt[i] = c.OptedOut, tstz(c.OptedOutAt)
 		}
-		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn)
+		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn, optedOut, optedOutAt)
 	}
 	// Updates first: a ticket closed by a new chat (R14) must be closed
 	// before the chat is inserted, or the one-open index refuses the chat.
@@ -365,20 +379,10 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 	if len(ch.NewConversations) > 0 {
 		b.Queue(sqlInsertConversations, conversationColumns(ch.NewConversations).args()...)
 	}
-	if n := len(ch.Messages); n > 0 {
-		ids, convIDs, contactIDs := make([]int64, n), make([]pgtype.Int8, n), make([]int64, n)
-		chans, dirs, pids, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seqs, sent, stored := make([]int32, n), make([]time.Time, n), make([]time.Time, n)
-		for i, m := range ch.Messages {
-			ids[i], contactIDs[i] = m.ID, m.ContactID
-			if m.Conv != nil {
-				convIDs[i] = pgtype.Int8{Int64: m.Conv.ID, Valid: true}
-			}
-			chans[i], dirs[i], pids[i], bodies[i] = string(m.Channel), string(m.Direction), m.ProviderID, m.Body
-			seqs[i], sent[i], stored[i] = int32(m.Seq), m.SentAt, m.StoredAt
-		}
-		b.Queue(sqlInsertMessages, ids, convIDs, contactIDs, chans, dirs, pids, bodies, seqs, sent, stored)
+	if len(ch.Messages) > 0 {
+		b.Queue(sqlInsertMessages, messageColumns(ch.Messages)...)
 	}
+	queueStatusChanges(b, &ch.Statuses)
 	if n := len(ch.Outbox); n > 0 {
 		topics, keys, values := make([]string, n), make([][]byte, n), make([][]byte, n)
 		for i, r := range ch.Outbox {
