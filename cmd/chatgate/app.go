@@ -23,9 +23,11 @@ import (
 	"github.com/chatgate/chatgate/gateway/outbox"
 	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/templates/opsapi"
 	tplstore "github.com/chatgate/chatgate/templates/pgstore"
 	"github.com/chatgate/chatgate/ticketing"
+	"github.com/chatgate/chatgate/ticketing/deskapi"
 	deptapi "github.com/chatgate/chatgate/ticketing/opsapi"
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
@@ -165,7 +167,15 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 		return nil, err
 	}
 	store := pgstore.New(a.pool)
-	a.service = &ticketing.Service{Store: store, Directory: store, Now: a.now, Logger: log, Config: cfg.Rules}
+	a.service = &ticketing.Service{Store: store, Directory: store, Now: a.now, Logger: log, Config: cfg.Rules,
+		Desk: ticketing.DeskConfig{
+			Templates:         tplstore.New(a.pool),
+			Fallback:          templates.FallbackOrder{Default: cfg.TemplateLanguage},
+			WindowClosingLead: cfg.WindowClosingLead,
+		}}
+	if err := a.service.Desk.Fallback.Validate(); err != nil {
+		return nil, fmt.Errorf("CHATGATE_TEMPLATE_DEFAULT_LANGUAGE: %w", err)
+	}
 	if slices.Contains(roles, roleIngress) {
 		if a.server, err = a.buildServer(cfg.tokenMap()); err != nil {
 			return nil, err
@@ -204,6 +214,8 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 	}
 	ops := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleOps) }
 	(&opsapi.Handlers{Store: tplstore.New(a.pool), Now: a.now, Logger: a.log}).Mount(srv.Handle, ops)
+	desk := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleDesk) }
+	(&deskapi.Handlers{Service: a.service, Logger: a.log}).Mount(srv.Handle, desk)
 	(&deptapi.Handlers{
 		Service: a.service, Plan: deptapi.NewPlanService(a.service.Directory, a.now),
 		PresenceTTL: a.cfg.Rules.WithDefaults().PresenceTTL, Logger: a.log,
@@ -224,17 +236,18 @@ func (a *app) run(ctx context.Context) error {
 			if role == roleScheduler {
 				continue
 			}
+			topics := []string{a.topics.Name(gateway.TopicInbound), a.topics.Name(gateway.TopicCommands), a.topics.Name(gateway.TopicStatus)}
 			consumer, err := kafka.NewConsumer(kafka.ConsumerConfig{
 				Brokers:  a.brokers,
 				GroupID:  a.cfg.WorkerGroup,
-				Topics:   []string{a.topics.Name(gateway.TopicInbound)},
+				Topics:   topics,
 				MaxBatch: a.cfg.WorkerMaxBatch,
 				Logger:   a.log,
 			}, svc.HandleBatch)
 			if err != nil {
 				return err
 			}
-			a.log.InfoContext(ctx, "ticketing worker consuming", "topic", a.topics.Name(gateway.TopicInbound), "group", a.cfg.WorkerGroup)
+			a.log.InfoContext(ctx, "ticketing worker consuming", "topics", strings.Join(topics, ","), "group", a.cfg.WorkerGroup)
 			g.Go(func() error {
 				defer consumer.Close()
 				return consumer.Run(ctx)

@@ -57,6 +57,13 @@ type config struct {
 	Rules ticketing.Config
 	// TimerInterval (CHATGATE_TIMER_INTERVAL): how often the worker sweeps due timers.
 	TimerInterval time.Duration
+	// WindowClosingLead (CHATGATE_WINDOW_CLOSING_LEAD): how long before
+	// WhatsApp's 24-hour window closes chatgate.ticket.window_closing is
+	// published; "off" disables it. Zero: 1 h.
+	WindowClosingLead time.Duration
+	// TemplateLanguage (CHATGATE_TEMPLATE_DEFAULT_LANGUAGE): the last
+	// language tried when templates are offered for a conversation.
+	TemplateLanguage string
 	// lookupEnv reads the channels' own settings (Twilio, API callback);
 	// os.LookupEnv, replaced in tests.
 	lookupEnv func(string) (string, bool)
@@ -78,6 +85,7 @@ func defaultConfig() config {
 		LogLevel:          "info",
 		ShutdownTimeout:   15 * time.Second,
 		TimerInterval:     time.Second,
+		TemplateLanguage:  "en",
 		lookupEnv:         os.LookupEnv,
 	}
 }
@@ -141,6 +149,12 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	dur("CHATGATE_ARCHIVE_AFTER", &c.Rules.ArchiveAfter)
 	dur("CHATGATE_PRESENCE_TTL", &c.Rules.PresenceTTL)
 	dur("CHATGATE_TIMER_INTERVAL", &c.TimerInterval)
+	if v := strings.TrimSpace(getenv("CHATGATE_WINDOW_CLOSING_LEAD")); v == "off" {
+		c.WindowClosingLead = -1
+	} else {
+		dur("CHATGATE_WINDOW_CLOSING_LEAD", &c.WindowClosingLead)
+	}
+	str("CHATGATE_TEMPLATE_DEFAULT_LANGUAGE", &c.TemplateLanguage)
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}

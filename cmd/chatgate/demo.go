@@ -303,7 +303,9 @@ func runDemoScript(ctx context.Context, tgt demoTarget, out io.Writer) error {
 			select {
 			case m := <-tail.Messages():
 				ev, err := gateway.DecodeEvent(m.Value)
-				if err != nil {
+				if err != nil || ev.Type == ticketing.TypeTicketMessageStatus {
+					// Delivery statuses of the texts sent arrive whenever
+					// the front end answers; the transcript leaves them out.
 					continue
 				}
 				de := demoEvent{Type: strings.TrimPrefix(ev.Type, "chatgate.ticket.")}
