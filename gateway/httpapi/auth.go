@@ -11,8 +11,12 @@ import (
 // Role is what a bearer token may do. Each route names the roles it admits.
 type Role string
 
-// The roles known today; agent and supervisor follow with the desk API.
+// The roles of SPEC.md and the desk API.
 const (
+	// RoleAgent is one agent's own desk client: it acts as that agent.
+	RoleAgent Role = "agent"
+	// RoleSupervisor is an agent who also sees and manages every agent's work.
+	RoleSupervisor Role = "supervisor"
 	// RoleAPIChannel is a system posting inbound messages on the generic API
 	// channel (POST /v1/channels/api/messages).
 	RoleAPIChannel Role = "api-channel"
@@ -73,7 +77,7 @@ func (a *Authenticator) Require(h http.Handler, roles ...Role) http.Handler {
 			WriteError(w, http.StatusForbidden, CodeForbidden, "this token's role may not use this route")
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(WithRole(r.Context(), role)))
+		h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), Principal{Role: role})))
 	})
 }
 
@@ -91,17 +95,41 @@ func bearerToken(header string) (string, bool) {
 	return tok, true
 }
 
-type roleKey struct{}
+// Principal is who a request acts as: the role of its token and, for agent
+// and supervisor tokens, the agent the token belongs to.
+type Principal struct {
+	Role Role
+	// Agent is the agent id of an agent or supervisor token; empty for
+	// service roles (desk, ops, api-channel), which name the agent they act
+	// for in the request.
+	Agent string
+	// TokenID identifies the token (not its secret), for audit logs.
+	TokenID string
+}
 
-// WithRole returns ctx carrying role. Require calls it; tests of handlers
-// that read RoleFrom call it directly.
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p. Require calls it; tests of handlers
+// call it directly.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns who Require admitted the request as, and false if
+// the request did not pass through Require.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// WithRole returns ctx carrying a principal of role (no agent).
 func WithRole(ctx context.Context, role Role) context.Context {
-	return context.WithValue(ctx, roleKey{}, role)
+	return WithPrincipal(ctx, Principal{Role: role})
 }
 
 // RoleFrom returns the role Require admitted the request with, and false if
 // the request did not pass through Require.
 func RoleFrom(ctx context.Context) (Role, bool) {
-	role, ok := ctx.Value(roleKey{}).(Role)
-	return role, ok
+	p, ok := PrincipalFrom(ctx)
+	return p.Role, ok
 }
