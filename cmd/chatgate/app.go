@@ -101,8 +101,8 @@ type app struct {
 // newApp starts what the configuration asks for: embedded broker and
 // database when none are configured, migrations, clients. On error it
 // releases whatever it had started.
-func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
+func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
 	defer func() {
 		if err != nil {
 			a.Close()
