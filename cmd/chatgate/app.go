@@ -243,6 +243,10 @@ func (a *app) run(ctx context.Context) error {
 				Topics:   topics,
 				MaxBatch: a.cfg.WorkerMaxBatch,
 				Logger:   a.log,
+				// A record that fails even alone (say it breaks a
+				// constraint) must not hold its partition for ever.
+				Deadletter: a.deadletter,
+				Permanent:  postgres.IsPermanent,
 			}, svc.HandleBatch)
 			if err != nil {
 				return err
@@ -335,6 +339,20 @@ func (a *app) senders() ([]*kafka.Consumer, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// deadletter publishes a record a consumer could not handle to the
+// deadletter topic, with the reason.
+func (a *app) deadletter(ctx context.Context, m gateway.Message, cause error) error {
+	id := fmt.Sprintf("deadletter:%s:%d:%d", m.Topic, m.Partition, m.Offset)
+	rec, err := gateway.EncodeRecord(a.topics.Name(gateway.TopicDeadletter), string(m.Key), id, "chatgate/worker",
+		gateway.TypeDeadletter, m.Topic, a.now(), gateway.Deadletter{
+			Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: string(m.Value), Reason: cause.Error(),
+		})
+	if err != nil {
+		return err
+	}
+	return a.producer.Publish(ctx, rec)
 }
 
 // senderGroup is the consumer group of a channel's sender on the outbound

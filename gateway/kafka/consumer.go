@@ -32,6 +32,21 @@ type ConsumerConfig struct {
 	// (default) so nothing published before the first start is skipped.
 	StartOffset int64
 	Logger      *slog.Logger
+	// Deadletter, when set, takes the records that cannot be handled (see
+	// PoisonAttempts): it must store them somewhere durable (the deadletter
+	// topic) before returning nil. Without it a failing batch is retried
+	// until it succeeds.
+	Deadletter func(ctx context.Context, m gateway.Message, cause error) error
+	// PoisonAttempts is how often a batch fails before the consumer looks
+	// for the records that make it fail: it then handles the records one by
+	// one, in order, and dead-letters those that fail alone while others
+	// succeed, or whose error Permanent reports. If every record fails, the
+	// cause is taken to be outside the records (a database down) and the
+	// batch is retried as a whole. Default 8.
+	PoisonAttempts int
+	// Permanent reports errors that retrying cannot fix (a constraint
+	// violation, malformed data); optional.
+	Permanent func(error) bool
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
@@ -49,6 +64,9 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	}
 	if c.StartOffset == 0 {
 		c.StartOffset = kafkago.FirstOffset
+	}
+	if c.PoisonAttempts <= 0 {
+		c.PoisonAttempts = 8
 	}
 	c.Logger = discardLogger(c.Logger)
 	return c
@@ -163,7 +181,8 @@ func (c *Consumer) fetchBatch(ctx context.Context) ([]gateway.Message, error) {
 }
 
 // handle retries the handler with backoff until it succeeds or ctx ends:
-// a batch that cannot be stored must not be skipped.
+// a batch that cannot be stored must not be skipped. A batch that keeps
+// failing is searched for poison records (see ConsumerConfig.PoisonAttempts).
 func (c *Consumer) handle(ctx context.Context, batch []gateway.Message) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
@@ -173,11 +192,58 @@ func (c *Consumer) handle(ctx context.Context, batch []gateway.Message) error {
 	return backoff.Retry(func() error {
 		attempt++
 		err := c.handler(ctx, batch)
-		if err != nil && ctx.Err() == nil {
-			c.cfg.Logger.ErrorContext(ctx, "batch handler failed; retrying", "group", c.cfg.GroupID, "records", len(batch), "attempt", attempt, "err", err)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		c.cfg.Logger.ErrorContext(ctx, "batch handler failed; retrying", "group", c.cfg.GroupID, "records", len(batch), "attempt", attempt, "err", err)
+		if c.cfg.Deadletter != nil && attempt%c.cfg.PoisonAttempts == 0 {
+			return c.isolate(ctx, batch, err)
 		}
 		return err
 	}, backoff.WithContext(b, ctx))
+}
+
+// isolate handles the records of a failing batch one by one, in order.
+// Records that fail alone are dead-lettered when another record of the batch
+// succeeded, or when their error is permanent; otherwise nothing is
+// dead-lettered and the batch error is returned, to be retried.
+func (c *Consumer) isolate(ctx context.Context, batch []gateway.Message, batchErr error) error {
+	type failure struct {
+		m   gateway.Message
+		err error
+	}
+	var failed []failure
+	succeeded := 0
+	for _, m := range batch {
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = c.handler(ctx, []gateway.Message{m}); err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			failed = append(failed, failure{m, err})
+		} else {
+			succeeded++
+		}
+	}
+	for _, f := range failed {
+		if succeeded == 0 && (c.cfg.Permanent == nil || !c.cfg.Permanent(f.err)) {
+			return batchErr // every record fails: the cause is elsewhere
+		}
+	}
+	for _, f := range failed {
+		poisonRecords.WithLabelValues(f.m.Topic).Inc()
+		c.cfg.Logger.ErrorContext(ctx, "record fails on its own; dead-lettered", "group", c.cfg.GroupID,
+			"topic", f.m.Topic, "partition", f.m.Partition, "offset", f.m.Offset, "err", f.err)
+		if err := c.cfg.Deadletter(ctx, f.m, f.err); err != nil {
+			return fmt.Errorf("dead-letter %s/%d@%d: %w", f.m.Topic, f.m.Partition, f.m.Offset, err)
+		}
+	}
+	return nil
 }
 
 func (c *Consumer) commit(ctx context.Context, batch []gateway.Message) error {

@@ -29,6 +29,10 @@ var (
 		Name: "chatgate_kafka_records_consumed_total",
 		Help: "Records fetched from Kafka by consumer groups, per topic.",
 	}, []string{"topic"})
+	poisonRecords = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatgate_kafka_poison_records_total",
+		Help: "Records a consumer could not handle even alone, dead-lettered, per topic.",
+	}, []string{"topic"})
 	produceErrors = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chatgate_kafka_produce_errors_total",
 		Help: "Publish calls that failed.",

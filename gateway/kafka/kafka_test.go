@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,4 +193,100 @@ func TestPublishToMissingBrokerFailsAsUnavailable(t *testing.T) {
 	if !errors.Is(err, gateway.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
+}
+
+// poisonHandler fails every batch that holds a record whose value starts
+// with "poison", as a record that violates a constraint would.
+type poisonHandler struct {
+	mu      sync.Mutex
+	handled []string
+	calls   int
+}
+
+func (p *poisonHandler) handle(_ context.Context, msgs []gateway.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	for _, m := range msgs {
+		if string(m.Value[:6]) == "poison" {
+			return errors.New("unique violation")
+		}
+	}
+	for _, m := range msgs {
+		p.handled = append(p.handled, string(m.Value))
+	}
+	return nil
+}
+
+func TestConsumerDeadLettersAPoisonRecordAndGoesOn(t *testing.T) {
+	t.Parallel()
+	brokers := startBroker(t)
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Brokers: brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// One key, so all land in one partition and one batch.
+	var msgs []gateway.Message
+	for _, v := range []string{"good-1", "poison-2", "good-3"} {
+		msgs = append(msgs, gateway.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)})
+	}
+	if err := p.Publish(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	h := &poisonHandler{}
+	var mu sync.Mutex
+	var dead []string
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: brokers, GroupID: "poison", Topics: []string{topic}, SessionTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		PoisonAttempts: 2,
+		Deadletter: func(_ context.Context, m gateway.Message, cause error) error {
+			mu.Lock()
+			defer mu.Unlock()
+			dead = append(dead, string(m.Value)+": "+cause.Error())
+			return nil
+		},
+	}, h.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor(t, "the poison record dead-lettered", func() bool { mu.Lock(); defer mu.Unlock(); return len(dead) == 1 })
+	cancel()
+	<-done
+	_ = c.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fmt.Sprint(h.handled) != "[good-1 good-3]" || dead[0] != "poison-2: unique violation" {
+		t.Fatalf("handled %v, dead-lettered %v", h.handled, dead)
+	}
+}
+
+// When every record fails (the database is down), nothing is dead-lettered.
+func TestConsumerDoesNotDeadLetterWhenEverythingFails(t *testing.T) {
+	t.Parallel()
+	brokers := startBroker(t)
+	publish(t, brokers, 4, "x")
+	var calls atomic.Int64
+	c, err := kafka.NewConsumer(kafka.ConsumerConfig{
+		Brokers: brokers, GroupID: "down", Topics: []string{topic}, SessionTimeout: time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		PoisonAttempts: 1,
+		Deadletter: func(context.Context, gateway.Message, error) error {
+			t.Error("dead-lettered although every record failed")
+			return nil
+		},
+	}, func(context.Context, []gateway.Message) error { calls.Add(1); return errors.New("connection refused") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	// One batch attempt, one isolation pass (3 tries per record), and more.
+	waitFor(t, "retries past an isolation pass", func() bool { return calls.Load() > 20 })
+	cancel()
+	<-done
+	_ = c.Close()
 }

@@ -172,3 +172,17 @@ func IsRetryable(err error) bool {
 // OutboxNotifyChannel is the LISTEN/NOTIFY channel on which writers of outbox
 // rows wake the relay after their commit.
 const OutboxNotifyChannel = "chatgate_outbox"
+
+// IsPermanent reports whether err is a data or integrity error (SQLSTATE
+// classes 22 and 23) that running the same statement again cannot fix.
+func IsPermanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23":
+		return true
+	}
+	return false
+}
