@@ -103,6 +103,10 @@ type app struct {
 // releases whatever it had started.
 func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: log, roles: roles, topics: gateway.Topics{Prefix: cfg.TopicPrefix}, now: time.Now}
+	if off := cfg.ClockOffset; off != 0 {
+		log.WarnContext(ctx, "CHATGATE_CLOCK_OFFSET moves chatgate's clock: for trying rules by hand only", "offset", off)
+		a.now = func() time.Time { return time.Now().Add(off) }
+	}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -197,7 +201,10 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 		},
 		Version: version,
 	})
-	auth := httpapi.NewAuthenticator(tokens)
+	// The env's bootstrap tokens, then those of `chatgate tokens create`,
+	// cached for httpapi.DefaultTokenCacheTTL (docs/tokens.md).
+	auth := httpapi.NewAuthenticator(tokens, httpapi.WithLookup(postgres.NewTokenStore(a.pool)),
+		httpapi.WithClock(a.now), httpapi.WithLogger(a.log))
 	srv.Handle(apichannel.Pattern, auth.Require(&apichannel.Handler{
 		Publisher: a.producer,
 		Topics:    a.topics,

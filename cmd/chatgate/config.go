@@ -64,6 +64,10 @@ type config struct {
 	// TemplateLanguage (CHATGATE_TEMPLATE_DEFAULT_LANGUAGE): the last
 	// language tried when templates are offered for a conversation.
 	TemplateLanguage string
+	// ClockOffset (CHATGATE_CLOCK_OFFSET) moves chatgate's clock: for trying
+	// time-dependent rules by hand (the 24-hour window, timers) without
+	// waiting. Never set it in production.
+	ClockOffset time.Duration
 	// lookupEnv reads the channels' own settings (Twilio, API callback);
 	// os.LookupEnv, replaced in tests.
 	lookupEnv func(string) (string, bool)
@@ -155,6 +159,13 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 		dur("CHATGATE_WINDOW_CLOSING_LEAD", &c.WindowClosingLead)
 	}
 	str("CHATGATE_TEMPLATE_DEFAULT_LANGUAGE", &c.TemplateLanguage)
+	if v := strings.TrimSpace(getenv("CHATGATE_CLOCK_OFFSET")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CHATGATE_CLOCK_OFFSET=%q: want a duration like 25h or -1h", v))
+		}
+		c.ClockOffset = d
+	}
 	if err := c.validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -37,12 +37,13 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		"CHATGATE_SHUTDOWN_TIMEOUT":    "-1s",
 		"CHATGATE_PUBLIC_URL":          "localhost",
 		"CHATGATE_EMBEDDED_KAFKA_ADDR": "nowhere",
+		"CHATGATE_CLOCK_OFFSET":        "tomorrow",
 	}))
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
 	for _, name := range []string{"CHATGATE_HTTP_ADDR", "CHATGATE_KAFKA_PARTITIONS", "CHATGATE_DATABASE_URL", "CHATGATE_LOG_LEVEL",
-		"CHATGATE_SHUTDOWN_TIMEOUT", "CHATGATE_PUBLIC_URL", "CHATGATE_EMBEDDED_KAFKA_ADDR"} {
+		"CHATGATE_SHUTDOWN_TIMEOUT", "CHATGATE_PUBLIC_URL", "CHATGATE_EMBEDDED_KAFKA_ADDR", "CHATGATE_CLOCK_OFFSET"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
