@@ -42,7 +42,7 @@ embedded Kafka-protocol broker and a managed local PostgreSQL under CHATGATE_DAT
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(stdout, stderr), newMigrateCmd(stderr), newBenchCmd(stdout, stderr), newWhatsAppCmd(stdout, stderr), newTemplatesCmd(stdout, stderr), newDepartmentsCmd(stdout, stderr), newDemoCmd(stdout, stderr), &cobra.Command{
+	root.AddCommand(newRunCmd(stdout, stderr), newMigrateCmd(stderr), newBenchCmd(stdout, stderr), newWhatsAppCmd(stdout, stderr), newTemplatesCmd(stdout, stderr), newDepartmentsCmd(stdout, stderr), newTokensCmd(stdout, stderr), newDemoCmd(stdout, stderr), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,

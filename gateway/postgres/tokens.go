@@ -113,9 +113,9 @@ const (
 	tokenColumns   = `id, role, agent_id, label, created_at, revoked_at, last_used_at`
 	sqlCreateToken = `INSERT INTO api_tokens (role, agent_id, label, digest, created_at) VALUES ($1, $2, $3, $4, $5)
 RETURNING ` + tokenColumns
-	sqlListTokens = `SELECT ` + tokenColumns + ` FROM api_tokens WHERE $1 OR revoked_at IS NULL ORDER BY id`
-	// Revoking twice keeps the first time.
-	sqlRevokeToken = `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING ` + tokenColumns
+	sqlListTokens  = `SELECT ` + tokenColumns + ` FROM api_tokens WHERE $1 OR revoked_at IS NULL ORDER BY id`
+	sqlRevokeToken = `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING ` + tokenColumns
+	sqlGetToken    = `SELECT ` + tokenColumns + ` FROM api_tokens WHERE id = $1`
 	// The UPDATE in the WITH runs whether or not the SELECT reads it, and
 	// writes only when last_used_at is older than $3.
 	sqlLookupToken = `WITH t AS (
@@ -199,23 +199,43 @@ func (s *TokenStore) List(ctx context.Context, p *ListTokensParams) ([]Token, er
 	return ts, nil
 }
 
+// RevokedToken is the answer of TokenStore.Revoke.
+type RevokedToken struct {
+	Token
+	// AlreadyRevoked: the token had been revoked before; nothing changed and
+	// RevokedAt is the first revoke's time.
+	AlreadyRevoked bool `json:"already_revoked"`
+}
+
 // Revoke revokes the token with id: from then on Lookup no longer finds it
 // (servers that cached it admit it until their cache entry expires,
-// httpapi.DefaultTokenCacheTTL). Revoking a revoked token changes nothing
-// and returns it; an unknown id is ErrTokenNotFound.
-func (s *TokenStore) Revoke(ctx context.Context, id int64) (*Token, error) {
+// httpapi.DefaultTokenCacheTTL). Revoking a revoked token changes nothing;
+// an unknown id is ErrTokenNotFound.
+func (s *TokenStore) Revoke(ctx context.Context, id int64) (*RevokedToken, error) {
 	rows, err := s.pool.Query(ctx, sqlRevokeToken, id, s.Now().UTC())
 	if err != nil {
 		return nil, fmt.Errorf("revoke token %d: %w", id, err)
 	}
 	t, err := pgx.CollectExactlyOneRow(rows, scanToken)
+	if err == nil {
+		return &RevokedToken{Token: *t}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("revoke token %d: %w", id, err)
+	}
+	// Revoked before, or no such token.
+	rows, err = s.pool.Query(ctx, sqlGetToken, id)
+	if err != nil {
+		return nil, fmt.Errorf("revoke token %d: %w", id, err)
+	}
+	t, err = pgx.CollectExactlyOneRow(rows, scanToken)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("revoke token %d: %w", id, ErrTokenNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("revoke token %d: %w", id, err)
 	}
-	return t, nil
+	return &RevokedToken{Token: *t, AlreadyRevoked: true}, nil
 }
 
 // Lookup implements httpapi.TokenLookup: the principal of the live token

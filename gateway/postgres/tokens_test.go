@@ -144,7 +144,7 @@ func TestTokenStoreLookupFindsLiveTokensOnly(t *testing.T) {
 	revokedAt := now.Add(time.Hour)
 	now = revokedAt
 	r, err := s.Revoke(ctx, ann.ID)
-	if err != nil || !r.RevokedAt.Equal(revokedAt) {
+	if err != nil || !r.RevokedAt.Equal(revokedAt) || r.AlreadyRevoked {
 		t.Fatalf("Revoke = %+v, %v", r, err)
 	}
 	if _, err := s.Lookup(ctx, sha256.Sum256([]byte(ann.Secret))); !errors.Is(err, httpapi.ErrUnknownToken) {
@@ -156,7 +156,7 @@ func TestTokenStoreLookupFindsLiveTokensOnly(t *testing.T) {
 
 	// Revoking again keeps the first time; an unknown id is not found.
 	now = now.Add(time.Hour)
-	if r, err := s.Revoke(ctx, ann.ID); err != nil || !r.RevokedAt.Equal(revokedAt) {
+	if r, err := s.Revoke(ctx, ann.ID); err != nil || !r.RevokedAt.Equal(revokedAt) || !r.AlreadyRevoked {
 		t.Fatalf("second Revoke = %+v, %v; want revoked_at kept at %v", r, err, revokedAt)
 	}
 	if _, err := s.Revoke(ctx, desk.ID+100); !errors.Is(err, postgres.ErrTokenNotFound) {
