@@ -59,8 +59,16 @@ type Command struct {
 	ConversationID int64 `json:"conversation_id"`
 	// AgentID is the acting agent.
 	AgentID string `json:"agent_id"`
-	// Reply is the payload of TypeCommandReply.
+	// Role is the role the command is carried out with: set by the HTTP
+	// API from the token; empty (ActorDesk) for records of the commands
+	// topic, which only trusted desk services write. Not part of the
+	// command's content (Fingerprint).
+	Role ActorRole `json:"-"`
+	// Reply is the payload of TypeCommandReply; its Text is also the text
+	// of TypeCommandComment.
 	*Reply
+	// DeskArgs is the payload of the other desk commands (desk.go).
+	*DeskArgs
 }
 
 // Reply is what an agent sends: free text, or a template.
@@ -80,8 +88,14 @@ type TemplateReply struct {
 	Variables map[string]string `json:"variables,omitempty"`
 }
 
-// Key returns the command's Kafka key: the conversation id.
-func (c Command) Key() string { return strconv.FormatInt(c.ConversationID, 10) }
+// Key returns the command's Kafka key: the conversation id, or for an
+// agent-scoped command (AgentScoped) "agent:" and the agent id.
+func (c Command) Key() string {
+	if AgentScoped(c.Type) {
+		return "agent:" + c.AgentID
+	}
+	return strconv.FormatInt(c.ConversationID, 10)
+}
 
 // EventID is deterministic per request, so a command published twice is
 // deduplicated by id as well as by request id.
@@ -115,14 +129,21 @@ func (c *Command) Validate() *Rejection {
 			add(field, fmt.Sprintf("is longer than %d characters", max))
 		}
 	}
-	if c.Type != TypeCommandReply {
+	if !knownCommand(c.Type) {
 		return &Rejection{Code: CodeUnsupportedCommand, Message: fmt.Sprintf("command type %q is not supported", c.Type)}
 	}
 	text("request_id", c.RequestID, MaxRequestIDLen)
-	if c.ConversationID <= 0 {
+	switch {
+	case AgentScoped(c.Type) && c.ConversationID != 0:
+		add("conversation_id", "must be absent: the command is about the agent")
+	case !AgentScoped(c.Type) && c.ConversationID <= 0:
 		add("conversation_id", "must be a conversation id (a positive number)")
 	}
 	text("agent_id", c.AgentID, MaxAgentIDLen)
+	if c.Type != TypeCommandReply {
+		c.validateDesk(add, text)
+		return rejectionOf(probs)
+	}
 	switch r := c.Reply; {
 	case r == nil || (r.Text == "" && r.Template == nil):
 		add("text", "text or template is required")
@@ -140,6 +161,52 @@ func (c *Command) Validate() *Rejection {
 			add("template.language", err.Error())
 		}
 	}
+	return rejectionOf(probs)
+}
+
+// validateDesk checks the payload of a desk command type.
+func (c *Command) validateDesk(add func(field, msg string), text func(field, v string, max int)) {
+	a := c.DeskArgs
+	if a == nil {
+		a = &DeskArgs{}
+	}
+	switch c.Type {
+	case TypeCommandComment:
+		if c.Reply == nil {
+			add("text", "is required")
+			break
+		}
+		text("text", c.Text, MaxCommentLen)
+		if c.Template != nil {
+			add("template", "a comment is text only")
+		}
+	case TypeCommandQuickAccept:
+		if a.Count < 1 || a.Count > MaxQuickAccept {
+			add("count", fmt.Sprintf("must be between 1 and %d", MaxQuickAccept))
+		}
+	case TypeCommandTransfer:
+		if (a.ToAgent == "") == (a.ToDepartment == "") {
+			add("to_agent", "give to_agent or to_department, exactly one")
+		}
+	case TypeCommandSnooze:
+		if (a.Until == nil) == (a.DurationSeconds == 0) {
+			add("until", "give until or duration_seconds, exactly one")
+		}
+	case TypeCommandRead:
+		if a.Read == nil {
+			add("read", "is required (true: read, false: unread)")
+		}
+	case TypeCommandSign:
+		if a.Sign == nil {
+			add("sign", "is required (true: on, false: off)")
+		}
+		if utf8.RuneCountInString(a.DisplayName) > MaxDisplayNameLen || !utf8.ValidString(a.DisplayName) {
+			add("display_name", fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxDisplayNameLen))
+		}
+	}
+}
+
+func rejectionOf(probs []FieldProblem) *Rejection {
 	if len(probs) == 0 {
 		return nil
 	}
@@ -181,13 +248,18 @@ func DecodeCommand(m gateway.Message) (Command, error) {
 		return Command{}, err
 	}
 	c.Type = ev.Type
-	if strings.TrimSpace(c.RequestID) == "" || c.ConversationID <= 0 {
-		return Command{}, errors.New("command without request_id or conversation_id")
+	switch {
+	case strings.TrimSpace(c.RequestID) == "":
+		return Command{}, errors.New("command without request_id")
+	case AgentScoped(c.Type) && strings.TrimSpace(c.AgentID) == "":
+		return Command{}, errors.New("agent command without agent_id")
+	case !AgentScoped(c.Type) && c.ConversationID <= 0:
+		return Command{}, errors.New("command without conversation_id")
 	}
 	if string(m.Key) != c.Key() {
 		// Keys decide ordering: a record keyed otherwise may overtake the
 		// conversation's earlier commands.
-		return Command{}, fmt.Errorf("record key %q is not the conversation id %q", m.Key, c.Key())
+		return Command{}, fmt.Errorf("record key %q is not the command's key %q", m.Key, c.Key())
 	}
 	return c, nil
 }
@@ -259,8 +331,14 @@ type Rejection struct {
 	// State is the conversation's state (CodeConversationClosed).
 	State State `json:"state,omitempty"`
 	// OpenConversationID is the contact's open conversation, where a reply
-	// belongs instead (CodeConversationClosed).
+	// belongs instead (CodeConversationClosed, CodeOpenConversationExists).
 	OpenConversationID int64 `json:"open_conversation_id,omitempty"`
+	// Assignee is the agent who has the conversation (CodeAlreadyAssigned).
+	Assignee string `json:"assignee,omitempty"`
+	// Agent is the transfer's agent (CodeAgentUnavailable).
+	Agent string `json:"agent,omitempty"`
+	// Department is the transfer's department (CodeDepartmentUnavailable).
+	Department string `json:"department,omitempty"`
 }
 
 // Error returns "code: message".
@@ -294,9 +372,16 @@ type Outcome struct {
 	Rejection *Rejection `json:"rejection,omitempty"`
 	// Message is the stored reply (TypeCommandReply).
 	Message *ReplyMessage `json:"message,omitempty"`
-	// Conversation is the conversation the reply was stored in, right after
-	// the command: the one named, or a new one (R31).
-	Conversation *gateway.ConversationView `json:"conversation,omitempty"`
+	// Conversation is the conversation right after the command: for a
+	// reply the one it was stored in, the one named or a new one (R31).
+	Conversation *ConversationSnapshot `json:"conversation,omitempty"`
+	// Conversations are the conversations a quick accept assigned, oldest
+	// first; empty when the queue had none.
+	Conversations []ConversationSnapshot `json:"conversations,omitzero"`
+	// Comment is the comment added (TypeCommandComment).
+	Comment *Comment `json:"comment,omitempty"`
+	// Agent is the agent's settings after TypeCommandSign.
+	Agent *AgentSettings `json:"agent,omitempty"`
 	// Replayed is true when the outcome is that of an earlier command with
 	// the same request id; nothing was done this time. Not stored.
 	Replayed bool `json:"-"`
@@ -351,6 +436,32 @@ type CommandLoad struct {
 	States map[int64]*ContactState
 	// Outcomes stored for the batch's request ids.
 	Outcomes map[string]StoredOutcome
+	// Departments and Presence are what transfers (R21), queues (R17) and
+	// the contact's texts need: every stored department and the online
+	// agents.
+	Departments []Department
+	Presence    []Presence
+	// Agents are the stored settings of the batch's agents (R25); an agent
+	// without a row is missing.
+	Agents map[string]AgentSettings
+}
+
+// CommandLoadRequest names what a batch of commands reads.
+type CommandLoadRequest struct {
+	ConversationIDs []int64
+	RequestIDs      []string
+	AgentIDs        []string
+}
+
+// QueueClaim asks for the oldest unassigned conversations of a queue (R18).
+type QueueClaim struct {
+	// Scope limits the queue to an agent's departments (R17); a Scope with
+	// All set claims from every department.
+	Scope Scope
+	// Limit is how many to claim at most.
+	Limit int
+	// Exclude are conversations the batch already decided on.
+	Exclude []int64
 }
 
 // CommandRecord is one outcome to store under its request id.
@@ -374,6 +485,8 @@ type MessageTemplate struct {
 type CommandWrites struct {
 	Outcomes  []CommandRecord
 	Templates []MessageTemplate
+	// Agents are settings to store (TypeCommandSign), created when missing.
+	Agents []AgentSettings
 }
 
 // ErrDuplicateRequest reports that another transaction stored an outcome
@@ -385,12 +498,18 @@ var ErrDuplicateRequest = errors.New("request id stored concurrently")
 // embeds it.
 type CommandTx interface {
 	// LoadCommands locks the contacts of the named conversations (in a fixed
-	// order) and returns them with the conversations and the outcomes
-	// already stored for requestIDs.
-	LoadCommands(ctx context.Context, conversationIDs []int64, requestIDs []string) (CommandLoad, error)
-	// SaveCommands stores the outcomes and the template references of
-	// stored messages. A request id stored meanwhile by another transaction
-	// fails with ErrDuplicateRequest.
+	// order) and returns them with the conversations, the outcomes already
+	// stored for the request ids, the directory and the agents' settings.
+	LoadCommands(ctx context.Context, req CommandLoadRequest) (CommandLoad, error)
+	// ClaimQueue locks up to Limit unassigned conversations of the queue,
+	// oldest first (queued_at, id), with their contacts, skipping rows
+	// another transaction holds (FOR UPDATE SKIP LOCKED), so concurrent
+	// quick accepts never get the same conversation and none waits (R18).
+	// Each state's Open is the claimed conversation.
+	ClaimQueue(ctx context.Context, q QueueClaim) ([]*ContactState, error)
+	// SaveCommands stores the outcomes, the template references of stored
+	// messages and agents' settings. A request id stored meanwhile by
+	// another transaction fails with ErrDuplicateRequest.
 	SaveCommands(ctx context.Context, w CommandWrites) error
 	// ClaimWindowClosing locks up to limit unassigned WhatsApp conversations
 	// whose last inbound message arrived after after and at or before upTo,
@@ -406,20 +525,30 @@ type CommandTx interface {
 // no request id or conversation id, wrong key) are dead-lettered with the
 // reason; every other command ends in an outcome: carried out, or refused
 // with a chatgate.command.rejected event.
-func (s *Service) handleCommands(ctx context.Context, tx StoreTx, msgs []gateway.Message, now time.Time, ch *Changes) error {
+//
+// Quick accepts are returned, not run: the caller runs them with
+// runBatchCommands as the batch's last step (splitQuickAccepts).
+func (s *Service) handleCommands(ctx context.Context, tx StoreTx, msgs []gateway.Message, now time.Time, ch *Changes) (quick []Command, err error) {
 	cmds := make([]Command, 0, len(msgs))
 	for _, m := range msgs {
 		c, err := DecodeCommand(m)
 		if err != nil {
 			rec, derr := s.deadletter(ctx, m, fmt.Errorf("command record: %w", err), now)
 			if derr != nil {
-				return derr
+				return nil, derr
 			}
 			ch.Outbox = append(ch.Outbox, rec)
 			continue
 		}
 		cmds = append(cmds, c)
 	}
+	cmds, quick = splitQuickAccepts(cmds)
+	return quick, s.runBatchCommands(ctx, tx, cmds, now, ch)
+}
+
+// runBatchCommands runs commands of a worker batch after the batch's
+// earlier changes.
+func (s *Service) runBatchCommands(ctx context.Context, tx StoreTx, cmds []Command, now time.Time, ch *Changes) error {
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -435,6 +564,22 @@ func (s *Service) handleCommands(ctx context.Context, tx StoreTx, msgs []gateway
 	lookups := s.lookupTemplates(ctx, cmds)
 	_, err := s.runCommands(ctx, tx, cmds, now, lookups, true, ch)
 	return err
+}
+
+// splitQuickAccepts separates the quick accepts of a batch's commands: they
+// claim conversations with SKIP LOCKED and run last in the batch's
+// transaction, after every step that waits for a lock, so a transaction
+// holding claimed rows never waits for another (no deadlock with inbound
+// batches).
+func splitQuickAccepts(cmds []Command) (rest, quick []Command) {
+	for _, c := range cmds {
+		if c.Type == TypeCommandQuickAccept {
+			quick = append(quick, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return rest, quick
 }
 
 // Execute carries out one command synchronously, in its own transaction,
@@ -491,23 +636,33 @@ func (s *Service) Execute(ctx context.Context, cmd Command) (Outcome, error) {
 // reads the templates a template_required rejection offers now (the
 // worker); without, the caller does after commit (Execute).
 func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, now time.Time, lookups templateLookups, withOffers bool, ch *Changes) ([]Outcome, error) {
-	convIDs := make([]int64, 0, len(cmds))
-	reqIDs := make([]string, 0, len(cmds))
+	var req CommandLoadRequest
 	for _, c := range cmds {
-		convIDs = append(convIDs, c.ConversationID)
-		reqIDs = append(reqIDs, c.RequestID)
+		if !AgentScoped(c.Type) && c.ConversationID > 0 {
+			req.ConversationIDs = append(req.ConversationIDs, c.ConversationID)
+		}
+		req.RequestIDs = append(req.RequestIDs, c.RequestID)
+		if c.AgentID != "" {
+			req.AgentIDs = append(req.AgentIDs, c.AgentID)
+		}
 	}
-	load, err := tx.LoadCommands(ctx, convIDs, reqIDs)
+	load, err := tx.LoadCommands(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	env := Env{Now: now, Config: s.Config}
+	if load.Agents == nil {
+		load.Agents = map[string]AgentSettings{}
+	}
+	env := Env{Now: now, Config: s.Config, Directory: s.deskDirectory(ctx, load.Departments, load.Presence)}
 	outs := make([]Outcome, len(cmds))
 	decs := make([]*ReplyDecision, len(cmds))
+	desks := make([]*DeskDecision, len(cmds))
+	quick := make([][]ConversationSnapshot, len(cmds))
 	dupOf := make([]int, len(cmds)) // index of the batch's first command with the same request id, or -1
 	first := map[string]int{}
 	offered := map[templateKey][]TemplateOffer{} // by channel and language
 	var effects []Effect
+	var w CommandWrites
 	for i, c := range cmds {
 		dupOf[i] = -1
 		outs[i] = Outcome{RequestID: c.RequestID, Type: c.Type, ConversationID: c.ConversationID, AgentID: c.AgentID}
@@ -530,38 +685,64 @@ func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, n
 			outs[i].Rejection = rej
 			continue
 		}
-		conv := load.Conversations[c.ConversationID]
 		var st *ContactState
+		conv := load.Conversations[c.ConversationID]
 		if conv != nil {
 			st = load.States[conv.ContactID]
 		}
-		dec := DecideReply(ReplyInput{Command: c, Conversation: conv, State: st, Template: lookups.get(c)}, env)
-		if dec.Err != nil {
-			return nil, dec.Err
-		}
-		if rej := dec.Rejection; rej != nil {
-			if rej.Code == CodeTemplateRequired && withOffers {
-				k := templateKey{string(rej.Channel), rej.Language}
-				if _, ok := offered[k]; !ok {
-					if offered[k], err = s.offers(ctx, rej.Channel, rej.Language); err != nil {
-						return nil, err
-					}
-				}
-				rej.Templates = offered[k]
+		switch c.Type {
+		case TypeCommandReply:
+			dec := DecideReply(ReplyInput{Command: c, Conversation: conv, State: st, Template: lookups.get(c), Agent: load.Agents[c.AgentID]}, env)
+			if dec.Err != nil {
+				return nil, dec.Err
 			}
-			outs[i].Rejection = rej
-			continue
+			if rej := dec.Rejection; rej != nil {
+				if rej.Code == CodeTemplateRequired && withOffers {
+					k := templateKey{string(rej.Channel), rej.Language}
+					if _, ok := offered[k]; !ok {
+						if offered[k], err = s.offers(ctx, rej.Channel, rej.Language); err != nil {
+							return nil, err
+						}
+					}
+					rej.Templates = offered[k]
+				}
+				outs[i].Rejection = rej
+				continue
+			}
+			decs[i] = &dec
+			effects = append(effects, dec.Effects...)
+		case TypeCommandSign:
+			set := AgentSettings{AgentID: c.AgentID, Sign: *c.Sign, DisplayName: c.DisplayName}
+			load.Agents[c.AgentID] = set
+			w.Agents = append(w.Agents, set)
+			outs[i].Agent = &set
+		case TypeCommandQuickAccept:
+			claimed, err := s.claimQueue(ctx, tx, c, env.Directory, &load)
+			if err != nil {
+				return nil, err
+			}
+			eff, taken := DecideQuickAccept(c, claimed, env)
+			effects = append(effects, eff...)
+			quick[i] = make([]ConversationSnapshot, 0, len(taken))
+			for _, v := range taken {
+				quick[i] = append(quick[i], Snapshot(*v, *load.States[v.ContactID].Contact))
+			}
+		default:
+			dec := DecideDesk(DeskInput{Command: c, Conversation: conv, State: st}, env)
+			if dec.Rejection != nil {
+				outs[i].Rejection = dec.Rejection
+				continue
+			}
+			desks[i] = &dec
+			effects = append(effects, dec.Effects...)
 		}
 		outs[i].Accepted = true
-		decs[i] = &dec
-		effects = append(effects, dec.Effects...)
 	}
 	// One apply for the whole batch: ids are allocated in one round trip.
 	if err := s.apply(ctx, tx, effects, ch); err != nil {
 		return nil, err
 	}
 
-	var w CommandWrites
 	for i, c := range cmds {
 		o := &outs[i]
 		switch {
@@ -570,15 +751,23 @@ func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, n
 			o.Message = dec.view()
 			snap := dec.Snapshot
 			snap.ID = dec.Conversation.ID // allocated by apply for a new conversation
-			cv := conversationSnapshot(snap, *load.States[dec.Conversation.ContactID].Contact)
+			cv := Snapshot(snap, *load.States[dec.Conversation.ContactID].Contact)
 			o.Conversation = &cv
 			if dec.Template != nil {
 				w.Templates = append(w.Templates, MessageTemplate{MessageID: dec.Message.ID, Template: *dec.Template})
 			}
-			commandsHandled.WithLabelValues(typeLabel(c.Type), "accepted").Inc()
+		case desks[i] != nil:
+			dec := desks[i]
+			cv := Snapshot(dec.Snapshot, *load.States[dec.Conversation.ContactID].Contact)
+			o.Conversation, o.Comment = &cv, dec.Comment
+		case quick[i] != nil:
+			o.Conversations = quick[i]
 		case dupOf[i] >= 0:
 			*o = outs[dupOf[i]]
 			o.Replayed = true
+		}
+		if o.Accepted && !o.Replayed {
+			commandsHandled.WithLabelValues(typeLabel(c.Type), "accepted").Inc()
 		}
 		if o.Replayed {
 			commandsHandled.WithLabelValues(typeLabel(c.Type), "replayed").Inc()
@@ -607,7 +796,7 @@ func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, n
 			Fingerprint: c.Fingerprint(), Outcome: raw, At: now,
 		})
 	}
-	if len(w.Outcomes) == 0 && len(w.Templates) == 0 {
+	if len(w.Outcomes) == 0 && len(w.Templates) == 0 && len(w.Agents) == 0 {
 		return outs, nil
 	}
 	if len(w.Templates) > 0 {
@@ -623,9 +812,58 @@ func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, n
 	return outs, nil
 }
 
+// claimQueue claims the conversations a quick accept may take (R18): the
+// oldest of the agent's queue (R17; a supervisor's queue is every
+// department), none the batch decided on already, and merges them into
+// load, reusing the batch's copy of a contact it loaded.
+func (s *Service) claimQueue(ctx context.Context, tx StoreTx, c Command, dir *Directory, load *CommandLoad) ([]*ContactState, error) {
+	scope := ScopeOf(c.Role, c.AgentID, dir)
+	if c.Role != ActorSupervisor {
+		// A desk acts for the agent: the agent's queue.
+		scope = ScopeOf(ActorAgent, c.AgentID, dir)
+	}
+	var exclude []int64
+	for id, v := range load.Conversations {
+		if v.State != StateUnassigned {
+			exclude = append(exclude, id)
+		}
+	}
+	claimed, err := tx.ClaimQueue(ctx, QueueClaim{Scope: scope, Limit: c.Count, Exclude: exclude})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ContactState, 0, len(claimed))
+	for _, st := range claimed {
+		if known := load.States[st.Contact.ID]; known != nil {
+			if known.Open == nil || known.Open.ID != st.Open.ID {
+				continue // the batch closed or replaced it meanwhile
+			}
+			st = known
+		} else {
+			load.States[st.Contact.ID] = st
+		}
+		if v := load.Conversations[st.Open.ID]; v != nil && v != st.Open {
+			continue
+		}
+		load.Conversations[st.Open.ID] = st.Open
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// deskDirectory indexes departments and presence for desk commands: unlike
+// routing, transfers need presence even when no department is configured.
+func (s *Service) deskDirectory(ctx context.Context, deps []Department, presence []Presence) *Directory {
+	dir, err := NewDirectory(deps, presence)
+	if err != nil {
+		s.logger().WarnContext(ctx, "stored departments do not validate; invalid ones are ignored", "err", err)
+	}
+	return dir
+}
+
 // typeLabel bounds the metric's type label: command types come from clients.
 func typeLabel(typ string) string {
-	if typ == TypeCommandReply {
+	if knownCommand(typ) {
 		return typ
 	}
 	return "unsupported"

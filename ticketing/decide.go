@@ -108,6 +108,9 @@ type EmitTicketEvent struct {
 	Contact  Contact
 	Msg      *Message
 	Reason   string
+	// Desk holds the acting agent and the details of a desk event; nil for
+	// events of rules and timers.
+	Desk *DeskEvent
 }
 
 // SendText asks the shell to send an auto-responder text to the contact: an
@@ -142,6 +145,7 @@ type decider struct {
 	now     time.Time
 	created *Conversation // created by this decision: inserted, never "saved"
 	effects []Effect
+	actor   *Actor // the agent carrying out a desk command; nil for rules and timers
 }
 
 func newDecider(st *ContactState, env Env) decider {
@@ -344,6 +348,7 @@ func (d *decider) create(kind Kind, dep *Department, in gateway.Inbound) *Conver
 		Kind:            kind,
 		State:           StateUnassigned,
 		CreatedAt:       d.now,
+		QueuedAt:        d.now,
 		BusinessAddress: in.To,
 	}
 	if dep != nil {
@@ -379,6 +384,9 @@ func (d *decider) reopen(conv *Conversation) {
 	conv.State = StateUnassigned
 	conv.ClosedAt = time.Time{}
 	conv.CloseReason = ""
+	conv.ClosedBy = ""
+	conv.Assignee, conv.AssignedAt = "", time.Time{}
+	conv.QueuedAt = d.now
 	conv.ArchiveAt = time.Time{}
 	conv.UpdatedAt = d.now
 	d.st.Open, d.st.Last = conv, nil
@@ -434,6 +442,7 @@ func (d *decider) inbound(conv *Conversation, in gateway.Inbound) {
 func (d *decider) addMessage(conv *Conversation, in gateway.Inbound) *Message {
 	sent := in.ReceivedAt.UTC()
 	conv.MessageCount++
+	conv.Unread = true // R23: a new message of the contact is unread
 	conv.UpdatedAt = d.now
 	conv.LastMessageAt = d.now
 	if sent.After(conv.LastInboundAt) {
@@ -468,7 +477,11 @@ func (d *decider) save(conv *Conversation) {
 }
 
 func (d *decider) emit(typ string, conv *Conversation, msg *Message, reason string) {
-	d.effects = append(d.effects, EmitTicketEvent{Type: typ, Conv: conv, Snapshot: *conv, Contact: *d.st.Contact, Msg: msg, Reason: reason})
+	var desk *DeskEvent
+	if d.actor != nil {
+		desk = &DeskEvent{Actor: d.actor}
+	}
+	d.effects = append(d.effects, EmitTicketEvent{Type: typ, Conv: conv, Snapshot: *conv, Contact: *d.st.Contact, Msg: msg, Reason: reason, Desk: desk})
 }
 
 // send asks for the department's text of kind in the contact's language.

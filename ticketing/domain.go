@@ -106,6 +106,20 @@ type Conversation struct {
 	// SnoozedFrom is the state a snoozed conversation returns to when woken.
 	SnoozedFrom State
 	ArchivedAt  time.Time
+
+	// Desk fields (desk.go). Assignee is the agent working on it (R18,
+	// R19), kept when it is closed or snoozed; AssignedAt when it was
+	// assigned. ClosedBy is the agent who resolved it (R20), empty when a
+	// rule closed it. Unread is the desk's read flag (R23): a message of
+	// the contact sets it. Participants are the agents who were assigned it
+	// or wrote on it, in order (R25). QueuedAt is when it last entered the
+	// unassigned queue, which R17 lists and R18 quick-accepts by.
+	Assignee     string
+	AssignedAt   time.Time
+	ClosedBy     string
+	Unread       bool
+	Participants []string
+	QueuedAt     time.Time
 }
 
 // Intake is the state of a conversation's leave-a-message session.

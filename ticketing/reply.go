@@ -73,6 +73,9 @@ type ReplyInput struct {
 	State *ContactState
 	// Template is the lookup of the command's template (template replies).
 	Template TemplateLookup
+	// Agent is the acting agent's settings: with Sign on, its free text
+	// carries its name (R25).
+	Agent AgentSettings
 }
 
 // ReplyDecision is what DecideReply decided: effects for the shell, or a
@@ -130,7 +133,13 @@ func DecideReply(in ReplyInput, env Env) ReplyDecision {
 		return reject(CodeConversationNotFound, "conversation %d does not exist", c.ConversationID)
 	}
 	contact := st.Contact
+	role := c.Role
+	if role == "" {
+		role = ActorDesk
+	}
 	switch {
+	case !Permitted(role, c.AgentID, conv, env.Directory):
+		return reject(CodeNotPermitted, "agent %s may not write on conversation %d: it is neither assigned to it nor in its queue", c.AgentID, conv.ID)
 	case contact.Spam:
 		return reject(CodeContactSpam, "the contact of conversation %d is marked as spam: nothing is sent to it", conv.ID)
 	case contact.OptedOut:
@@ -205,13 +214,23 @@ func DecideReply(in ReplyInput, env Env) ReplyDecision {
 		return d
 	}
 
+	if in.Agent.Sign && outTpl == nil {
+		// R25: the agent's name is shown with its free text (an approved
+		// template is sent as approved).
+		text = in.Agent.Signature() + ": " + text
+	}
 	d := newDecider(st, env)
+	d.actor = &Actor{AgentID: c.AgentID, Role: role}
 	target := conv
 	if !conv.State.Open() {
 		target = d.reachOut(conv)
 	}
 	target.UpdatedAt = d.now
 	target.LastMessageAt = d.now
+	if d.join(target, c.AgentID) && target != d.created {
+		// R25: a second agent writes on the conversation.
+		d.emitDesk(TypeTicketAgentJoined, target, "", &DeskEvent{AgentID: c.AgentID})
+	}
 	msg := &Message{
 		Conv:      target,
 		ContactID: contact.ID,

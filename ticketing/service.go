@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,9 @@ type Service struct {
 	Directory DirectoryStore
 	// Desk configures the desk reply path and the window warning (reply.go).
 	Desk DeskConfig
+	// Queries reads the desk's lists (query.go); nil: Store, if it
+	// implements QueryStore (pgstore.Store does).
+	Queries QueryStore
 }
 
 // HandleBatch is the worker's gateway.BatchHandler for the inbound, commands
@@ -137,8 +141,10 @@ func (s *Service) decideBatch(ctx context.Context, tx StoreTx, msgs []gateway.Me
 			return err
 		}
 	}
+	var quick []Command
 	if len(commands) > 0 {
-		if err := s.handleCommands(ctx, tx, commands, now, ch); err != nil {
+		var err error
+		if quick, err = s.handleCommands(ctx, tx, commands, now, ch); err != nil {
 			return err
 		}
 	}
@@ -146,6 +152,10 @@ func (s *Service) decideBatch(ctx context.Context, tx StoreTx, msgs []gateway.Me
 		if err := s.handleStatuses(ctx, tx, statuses, now, ch); err != nil {
 			return err
 		}
+	}
+	// Quick accepts last: after them the transaction waits for no lock.
+	if err := s.runBatchCommands(ctx, tx, quick, now, ch); err != nil {
+		return err
 	}
 	if ch.empty() {
 		return nil
@@ -229,7 +239,11 @@ func (s *Service) apply(ctx context.Context, tx StoreTx, effects []Effect, ch *C
 		var err error
 		switch e := e.(type) {
 		case EmitTicketEvent:
-			rec, err = ticketEventRecord(e)
+			var ev ConversationEvent
+			rec, ev, err = ticketEventRecord(e)
+			if err == nil && e.Type != gateway.TypeTicketMessageAdded {
+				ch.Events = append(ch.Events, ev)
+			}
 		case SendText:
 			rec, err = autoTextRecord(e)
 			autoTexts.WithLabelValues(string(e.Kind)).Inc()
@@ -390,23 +404,41 @@ func deadletterRecord(m gateway.Message, cause error, now time.Time) (OutboxReco
 	})
 }
 
-func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, error) {
+// ticketEventRecord encodes a ticket event for the outbox and returns it
+// as the conversation's history keeps it.
+func ticketEventRecord(e EmitTicketEvent) (OutboxRecord, ConversationEvent, error) {
 	if e.Conv.ID == 0 {
-		return OutboxRecord{}, errors.New("ticket event for a conversation without id")
+		return OutboxRecord{}, ConversationEvent{}, errors.New("ticket event for a conversation without id")
 	}
 	snap := e.Snapshot
 	snap.ID = e.Conv.ID
-	data := gateway.TicketEvent{Conversation: conversationSnapshot(snap, e.Contact), Reason: e.Reason}
+	data := TicketEventData{Conversation: Snapshot(snap, e.Contact), Reason: e.Reason}
+	if !e.Desk.empty() {
+		data.DeskEvent = e.Desk
+	}
 	if e.Msg != nil {
 		mv := messageView(e.Msg)
 		data.Message = &mv
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return OutboxRecord{}, fmt.Errorf("event id: %w", err)
+		return OutboxRecord{}, ConversationEvent{}, fmt.Errorf("event id: %w", err)
 	}
 	subject := strconv.FormatInt(snap.ID, 10)
-	return outboxRecord(gateway.TopicTickets, subject, id.String(), e.Type, subject, snap.UpdatedAt, data)
+	rec, err := outboxRecord(gateway.TopicTickets, subject, id.String(), e.Type, subject, snap.UpdatedAt, data)
+	if err != nil {
+		return OutboxRecord{}, ConversationEvent{}, err
+	}
+	ev := ConversationEvent{ConversationID: snap.ID, EventID: id.String(), Type: e.Type, Reason: e.Reason, Data: []byte("{}"), At: snap.UpdatedAt}
+	if data.DeskEvent != nil {
+		if data.Actor != nil {
+			ev.Actor = data.Actor.AgentID
+		}
+		if ev.Data, err = json.Marshal(data.DeskEvent); err != nil {
+			return OutboxRecord{}, ConversationEvent{}, fmt.Errorf("event %s: %w", e.Type, err)
+		}
+	}
+	return rec, ev, nil
 }
 
 func autoTextRecord(e SendText) (OutboxRecord, error) {

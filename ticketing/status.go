@@ -579,7 +579,9 @@ func (a *statusApplier) emit(typ string, conv *Conversation, m *Message, reason 
 // record encodes the event; message_status events carry the delivery.
 func (e statusEvent) record() (OutboxRecord, error) {
 	if e.delivery == nil {
-		return ticketEventRecord(e.EmitTicketEvent)
+		// Opt-out events: the contact's flag, not a desk's history.
+		rec, _, err := ticketEventRecord(e.EmitTicketEvent)
+		return rec, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -70,12 +70,29 @@ type Changes struct {
 	Conversations    []*Conversation // existing ones to update
 	Messages         []*Message
 	Statuses         StatusChanges // delivery statuses (status.go)
-	Outbox           []OutboxRecord
+	// Events are the ticket events kept in their conversations' history
+	// (every one but message_added: the messages are the history of those).
+	Events []ConversationEvent
+	Outbox []OutboxRecord
+}
+
+// ConversationEvent is a ticket event as a conversation's history keeps it.
+type ConversationEvent struct {
+	ConversationID int64
+	// EventID is the published CloudEvent's id.
+	EventID string
+	Type    string
+	// Actor is the acting agent, empty for rules and timers.
+	Actor  string
+	Reason string
+	// Data is the event's DeskEvent as JSON ({} when it has none).
+	Data []byte
+	At   time.Time
 }
 
 func (ch *Changes) empty() bool {
 	return len(ch.Contacts) == 0 && len(ch.NewConversations) == 0 && len(ch.Conversations) == 0 &&
-		len(ch.Messages) == 0 && len(ch.Outbox) == 0 && ch.Statuses.empty()
+		len(ch.Messages) == 0 && len(ch.Outbox) == 0 && len(ch.Events) == 0 && ch.Statuses.empty()
 }
 
 // Store is the persistence the ticketing service needs.

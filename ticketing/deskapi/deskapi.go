@@ -1,14 +1,37 @@
 // Package deskapi is the desk HTTP API of the ticketing service, under
-// /v1/tickets. Today it serves one route, an agent's reply:
+// /v1/tickets (docs/desk.md). Commands:
 //
-//	POST /v1/tickets/{id}/messages
+//	POST /v1/tickets/{id}/messages   reply (text or template)
+//	POST /v1/tickets/{id}/accept     accept (R18)
+//	POST /v1/tickets/quick-accept    accept the N oldest of the queue (R18)
+//	POST /v1/tickets/{id}/transfer   to an agent or a department (R21)
+//	POST /v1/tickets/{id}/return     back to the unassigned queue (R21)
+//	POST /v1/tickets/{id}/close      resolve (R20, R21)
+//	POST /v1/tickets/{id}/reopen     reopen, assigned to the agent
+//	POST /v1/tickets/{id}/snooze     5 minutes to 24 hours (R22)
+//	POST /v1/tickets/{id}/delete     delete (R23)
+//	POST /v1/tickets/{id}/spam       mark the contact spam, or not (R16, R23)
+//	POST /v1/tickets/{id}/read       mark read or unread (R23)
+//	POST /v1/tickets/{id}/comments   comment with @mentions (R23)
+//	PUT  /v1/agents/{id}/sign        signature on or off (R25)
 //
-// It carries the command out with ticketing.Service.Execute, the same
-// decisions as a chatgate.command.reply record on the commands topic, in
-// its own transaction, and answers with the outcome (docs/desk.md).
+// Each builds a ticketing.Command and carries it out with
+// ticketing.Service.Execute: the same decisions as the same command on the
+// commands topic, in its own transaction, idempotent on its request id.
+// Queries:
 //
-// It does not authenticate: the wiring wraps every route of Routes with the
-// desk role (httpapi.Authenticator.Require(h, httpapi.RoleDesk)).
+//	GET /v1/tickets/unassigned       R17
+//	GET /v1/tickets/assigned         R19 (supervisors: everyone's, grouped, with counts)
+//	GET /v1/tickets/closed           R20 (?by=me)
+//	GET /v1/tickets/snoozed          R22
+//	GET /v1/tickets/search?q=        R26
+//	GET /v1/tickets/{id}             one conversation with its history
+//
+// Every route admits the agent, supervisor and desk roles (Route.Roles);
+// the wiring wraps each with httpapi.Authenticator.Require and its roles
+// (MountWithRoles). The handlers read the request's httpapi.Principal: an
+// agent or supervisor token acts as its own agent; a desk token acts for
+// the agent named in the request (agent_id).
 package deskapi
 
 import (
@@ -35,19 +58,58 @@ type Handlers struct {
 	Logger *slog.Logger
 }
 
-// Route is one pattern of the API and its handler, unauthenticated.
+// Route is one pattern of the API, its unauthenticated handler, and the
+// roles that may use it.
 type Route struct {
 	// Pattern is a ServeMux pattern, e.g. "POST /v1/tickets/{id}/messages".
 	Pattern string
 	// Handler serves it.
 	Handler http.Handler
+	// Roles admitted by the route.
+	Roles []httpapi.Role
 }
+
+// Roles are the roles every desk route admits.
+var Roles = []httpapi.Role{httpapi.RoleAgent, httpapi.RoleSupervisor, httpapi.RoleDesk}
 
 // Routes returns every route of the desk API, for the wiring to wrap with
 // authentication and mount.
 func (h *Handlers) Routes() []Route {
-	return []Route{
-		{"POST /v1/tickets/{id}/messages", http.HandlerFunc(h.reply)},
+	cmd := func(typ string) http.Handler { return h.command(typ) }
+	routes := []Route{
+		{Pattern: "POST /v1/tickets/{id}/messages", Handler: http.HandlerFunc(h.reply)},
+		{Pattern: "POST /v1/tickets/quick-accept", Handler: cmd(ticketing.TypeCommandQuickAccept)},
+		{Pattern: "POST /v1/tickets/{id}/accept", Handler: cmd(ticketing.TypeCommandAccept)},
+		{Pattern: "POST /v1/tickets/{id}/transfer", Handler: cmd(ticketing.TypeCommandTransfer)},
+		{Pattern: "POST /v1/tickets/{id}/return", Handler: cmd(ticketing.TypeCommandReturn)},
+		{Pattern: "POST /v1/tickets/{id}/close", Handler: cmd(ticketing.TypeCommandClose)},
+		{Pattern: "POST /v1/tickets/{id}/reopen", Handler: cmd(ticketing.TypeCommandReopen)},
+		{Pattern: "POST /v1/tickets/{id}/snooze", Handler: cmd(ticketing.TypeCommandSnooze)},
+		{Pattern: "POST /v1/tickets/{id}/delete", Handler: cmd(ticketing.TypeCommandDelete)},
+		{Pattern: "POST /v1/tickets/{id}/spam", Handler: cmd(ticketing.TypeCommandSpam)},
+		{Pattern: "POST /v1/tickets/{id}/read", Handler: cmd(ticketing.TypeCommandRead)},
+		{Pattern: "POST /v1/tickets/{id}/comments", Handler: cmd(ticketing.TypeCommandComment)},
+		{Pattern: "PUT /v1/agents/{id}/sign", Handler: cmd(ticketing.TypeCommandSign)},
+		{Pattern: "GET /v1/tickets/unassigned", Handler: h.list(ticketing.ViewUnassigned)},
+		{Pattern: "GET /v1/tickets/assigned", Handler: h.list(ticketing.ViewAssigned)},
+		{Pattern: "GET /v1/tickets/closed", Handler: h.list(ticketing.ViewClosed)},
+		{Pattern: "GET /v1/tickets/snoozed", Handler: h.list(ticketing.ViewSnoozed)},
+		{Pattern: "GET /v1/tickets/search", Handler: http.HandlerFunc(h.search)},
+		{Pattern: "GET /v1/tickets/{id}", Handler: http.HandlerFunc(h.get)},
+	}
+	for i := range routes {
+		routes[i].Roles = Roles
+	}
+	return routes
+}
+
+// MountWithRoles registers every route with mount, each wrapped by require
+// with the route's roles, for example:
+//
+//	h.MountWithRoles(srv.Handle, auth.Require)
+func (h *Handlers) MountWithRoles(mount func(pattern string, h http.Handler), require func(h http.Handler, roles ...httpapi.Role) http.Handler) {
+	for _, rt := range h.Routes() {
+		mount(rt.Pattern, require(rt.Handler, rt.Roles...))
 	}
 }
 
@@ -71,7 +133,8 @@ type ReplyRequest struct {
 	// RequestID is the client's idempotency key: the same id again sends
 	// nothing and answers the first outcome.
 	RequestID string `json:"request_id"`
-	// AgentID is the agent the desk acts for.
+	// AgentID is the agent a desk token acts for; an agent or supervisor
+	// token acts as its own agent (absent, or its own id).
 	AgentID string `json:"agent_id"`
 	// Text is free text.
 	Text string `json:"text,omitempty"`
@@ -91,8 +154,13 @@ func (h *Handlers) reply(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteErrorFrom(w, err)
 		return
 	}
+	role, agent, err := actorOf(r, req.AgentID)
+	if err != nil {
+		httpapi.WriteErrorFrom(w, err)
+		return
+	}
 	cmd := ticketing.Command{
-		Type: ticketing.TypeCommandReply, RequestID: req.RequestID, ConversationID: id, AgentID: req.AgentID,
+		Type: ticketing.TypeCommandReply, RequestID: req.RequestID, ConversationID: id, AgentID: agent, Role: role,
 		Reply: &ticketing.Reply{Text: req.Text, Template: req.Template},
 	}
 	out, err := h.Service.Execute(r.Context(), cmd)
@@ -121,15 +189,21 @@ func StatusOf(code string) int {
 	switch code {
 	case ticketing.CodeConversationNotFound:
 		return http.StatusNotFound
+	case ticketing.CodeNotPermitted:
+		return http.StatusForbidden
 	case ticketing.CodeConversationClosed, ticketing.CodeContactEndedChat, ticketing.CodeContactSpam,
-		ticketing.CodeContactOptedOut, ticketing.CodeTemplateRequired, ticketing.CodeRequestIDReused:
+		ticketing.CodeContactOptedOut, ticketing.CodeTemplateRequired, ticketing.CodeRequestIDReused,
+		ticketing.CodeAlreadyAssigned, ticketing.CodeNotAssigned, ticketing.CodeAgentUnavailable,
+		ticketing.CodeDepartmentUnavailable, ticketing.CodeConversationOpen, ticketing.CodeConversationArchived,
+		ticketing.CodeOpenConversationExists:
 		return http.StatusConflict
 	case ticketing.CodeUnsupportedCommand:
 		return http.StatusBadRequest
 	}
 	// invalid_command, template_not_found, template_not_approved,
-	// template_not_for_channel, invalid_variables: the request names
-	// something that cannot be sent as it is.
+	// template_not_for_channel, invalid_variables, department_not_found,
+	// snooze_out_of_range: the request names something that cannot be
+	// carried out as it is.
 	return http.StatusUnprocessableEntity
 }
 
@@ -151,6 +225,9 @@ type errorPayload struct {
 	TemplateStatus     templates.Status          `json:"template_status,omitempty"`
 	State              ticketing.State           `json:"state,omitempty"`
 	OpenConversationID int64                     `json:"open_conversation_id,omitempty"`
+	Assignee           string                    `json:"assignee,omitempty"`
+	Agent              string                    `json:"agent,omitempty"`
+	Department         string                    `json:"department,omitempty"`
 }
 
 // detail names one field at fault; Code is set for variables (missing,
@@ -166,6 +243,7 @@ func writeRejection(w http.ResponseWriter, rej *ticketing.Rejection, requestID s
 		Code: rej.Code, Message: rej.Message, RequestID: requestID,
 		WindowClosedAt: rej.WindowClosedAt, Channel: string(rej.Channel), Language: rej.Language, Templates: rej.Templates,
 		Variables: rej.Variables, TemplateStatus: rej.TemplateStatus, State: rej.State, OpenConversationID: rej.OpenConversationID,
+		Assignee: rej.Assignee, Agent: rej.Agent, Department: rej.Department,
 	}
 	for _, f := range rej.Fields {
 		p.Details = append(p.Details, detail{Field: f.Field, Message: f.Message})

@@ -51,6 +51,38 @@ SELECT u.request_id, u.type, u.conversation_id, u.agent_id, u.fingerprint, u.out
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
      AS u(request_id, type, conversation_id, agent_id, fingerprint, outcome, created_at)`
 
+	sqlAgentSettings = `SELECT id, sign, display_name FROM agents WHERE id = ANY($1::text[])`
+
+	// An agent's settings; a missing agent is created offline (its presence
+	// is set by its desk, R4), with a heartbeat at the epoch so that any
+	// real presence report overwrites it.
+	sqlUpsertAgentSettings = `
+INSERT INTO agents (id, status, heartbeat_at, updated_at, sign, display_name)
+SELECT u.id, 'offline', 'epoch', now(), u.sign, u.display_name
+FROM unnest($1::text[], $2::bool[], $3::text[]) AS u(id, sign, display_name)
+ON CONFLICT (id) DO UPDATE SET sign = excluded.sign, display_name = excluded.display_name`
+
+	// R18: the oldest unassigned conversations of the queue, locked with
+	// their contacts; rows another transaction holds are skipped, never
+	// waited for. The LIMIT sits above the row locks, so a row another
+	// quick accept took meanwhile (re-checked after its commit) does not
+	// count, and the next free one is taken instead: none is skipped.
+	// The queue's scope: $1 every department; else the agent's queue (no
+	// department configured, or its departments $2, or none, or one not
+	// among the configured $3).
+	sqlClaimQueue = `
+SELECT ` + conversationColumnList + `, ` + contactColumns + `
+FROM conversations v
+JOIN contacts c ON c.id = v.contact_id
+WHERE v.state = 'unassigned' AND NOT c.spam
+  AND coalesce(v.close_reason, '') <> 'ended_by_contact'
+  AND ($1 OR cardinality($3::text[]) = 0 OR v.department_id = '' OR v.department_id = ANY($2::text[])
+       OR v.department_id <> ALL($3::text[]))
+  AND v.id <> ALL($5::bigint[])
+ORDER BY v.queued_at, v.id
+LIMIT $4
+FOR UPDATE OF v, c SKIP LOCKED`
+
 	sqlSetMessageTemplates = `
 UPDATE messages m SET template = u.template::jsonb
 FROM unnest($1::bigint[], $2::text[]) AS u(id, template)
@@ -80,11 +112,16 @@ WHERE v.id = u.id`
 // LoadCommands locks the contacts of the named conversations and reads the
 // conversations and stored outcomes, in one round trip; see
 // ticketing.CommandTx.
-func (t *storeTx) LoadCommands(ctx context.Context, conversationIDs []int64, requestIDs []string) (ticketing.CommandLoad, error) {
+func (t *storeTx) LoadCommands(ctx context.Context, req ticketing.CommandLoadRequest) (ticketing.CommandLoad, error) {
+	conversationIDs, requestIDs := req.ConversationIDs, req.RequestIDs
+	if conversationIDs == nil {
+		conversationIDs = []int64{}
+	}
 	load := ticketing.CommandLoad{
 		Conversations: map[int64]*ticketing.Conversation{},
 		States:        map[int64]*ticketing.ContactState{},
 		Outcomes:      map[string]ticketing.StoredOutcome{},
+		Agents:        map[string]ticketing.AgentSettings{},
 	}
 	type current struct{ contactID, convID int64 }
 	var currents []current
@@ -127,6 +164,19 @@ func (t *storeTx) LoadCommands(ctx context.Context, conversationIDs []int64, req
 		}
 		return rows.Err()
 	})
+	queueDirectory(b, &load.Departments, &load.Presence)
+	if len(req.AgentIDs) > 0 {
+		b.Queue(sqlAgentSettings, req.AgentIDs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var a ticketing.AgentSettings
+				if err := rows.Scan(&a.AgentID, &a.Sign, &a.DisplayName); err != nil {
+					return err
+				}
+				load.Agents[a.AgentID] = a
+			}
+			return rows.Err()
+		})
+	}
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		return ticketing.CommandLoad{}, fmt.Errorf("load commands: %w", err)
 	}
@@ -166,6 +216,13 @@ func (t *storeTx) SaveCommands(ctx context.Context, w ticketing.CommandWrites) e
 			ids[i], refs[i] = m.MessageID, string(raw)
 		}
 		b.Queue(sqlSetMessageTemplates, ids, refs)
+	}
+	if n := len(w.Agents); n > 0 {
+		ids, signs, names := make([]string, n), make([]bool, n), make([]string, n)
+		for i, a := range w.Agents {
+			ids[i], signs[i], names[i] = a.AgentID, a.Sign, a.DisplayName
+		}
+		b.Queue(sqlUpsertAgentSettings, ids, signs, names)
 	}
 	if err := t.tx.SendBatch(ctx, b).Close(); err != nil {
 		if postgres.IsUniqueViolation(err, "desk_commands_pkey") {
@@ -214,4 +271,41 @@ func (t *storeTx) MarkWindowWarned(ctx context.Context, ws []ticketing.WindowWar
 		return fmt.Errorf("mark window warned: %w", err)
 	}
 	return nil
+}
+
+// ClaimQueue locks the oldest unassigned conversations of the queue with
+// their contacts, skipping locked rows; see ticketing.CommandTx.
+func (t *storeTx) ClaimQueue(ctx context.Context, q ticketing.QueueClaim) ([]*ticketing.ContactState, error) {
+	nonNil := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	exclude := q.Exclude
+	if exclude == nil {
+		exclude = []int64{}
+	}
+	rows, err := t.tx.Query(ctx, sqlClaimQueue, q.Scope.All, nonNil(q.Scope.Mine), nonNil(q.Scope.Known), q.Limit, exclude)
+	if err != nil {
+		return nil, fmt.Errorf("claim queue: %w", err)
+	}
+	defer rows.Close()
+	var out []*ticketing.ContactState
+	for rows.Next() {
+		v, c := &ticketing.Conversation{}, &ticketing.Contact{}
+		vd, vdone := conversationDest(v)
+		cd, cdone := contactDest(c)
+		if err := rows.Scan(append(vd, cd...)...); err != nil {
+			return nil, fmt.Errorf("claim queue: %w", err)
+		}
+		vdone()
+		cdone()
+		// One open conversation per contact: no contact is claimed twice.
+		out = append(out, &ticketing.ContactState{Contact: c, Open: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim queue: %w", err)
+	}
+	return out, nil
 }

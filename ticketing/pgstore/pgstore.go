@@ -64,7 +64,8 @@ FOR UPDATE OF c`
 	conversationColumnList = `v.id, v.contact_id, v.kind, v.state, v.created_at, v.updated_at, v.last_message_at,
        v.last_inbound_at, v.message_count, v.closed_at, coalesce(v.close_reason, ''), v.department_id,
        v.business_address, v.intake, v.intake_close_on_decline, v.prompt_expires_at, v.intake_closes_at,
-       v.snooze_until, v.snoozed_from, v.archive_at, v.archived_at`
+       v.snooze_until, v.snoozed_from, v.archive_at, v.archived_at, v.assignee, v.assigned_at, v.closed_by,
+       v.unread, v.participants, v.queued_at`
 
 	// Per contact: its open conversation (through the one-open partial
 	// unique index) or else its latest one (R15 may reopen it), one indexed
@@ -110,20 +111,31 @@ SELECT ARRAY(SELECT nextval('conversations_id_seq') FROM generate_series(1, $1))
 
 	sqlUpdateContacts = `
 UPDATE contacts c SET name = u.name, updated_at = u.updated_at, last_inbound_at = u.last_inbound_at,
-    opted_out = u.opted_out, opted_out_at = u.opted_out_at
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::timestamptz[])
-     AS u(id, name, updated_at, last_inbound_at, opted_out, opted_out_at)
+    opted_out = u.opted_out, opted_out_at = u.opted_out_at, spam = u.spam
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::timestamptz[], $7::bool[])
+     AS u(id, name, updated_at, last_inbound_at, opted_out, opted_out_at, spam)
 WHERE c.id = u.id`
 
 	sqlInsertConversations = `
 INSERT INTO conversations (id, contact_id, kind, state, created_at, updated_at, last_message_at,
                            last_inbound_at, message_count, closed_at, close_reason, department_id,
                            business_address, intake, intake_close_on_decline, prompt_expires_at,
-                           intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
-                     $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
-                     $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[])`
+                           intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
+                           assigned_at, closed_by, unread, participants, queued_at)
+SELECT u.id, u.contact_id, u.kind, u.state, u.created_at, u.updated_at, u.last_message_at, u.last_inbound_at,
+       u.message_count, u.closed_at, u.close_reason, u.department_id, u.business_address, u.intake,
+       u.intake_close_on_decline, u.prompt_expires_at, u.intake_closes_at, u.snooze_until, u.snoozed_from,
+       u.archive_at, u.archived_at, u.assignee, u.assigned_at, u.closed_by, u.unread,
+       ARRAY(SELECT jsonb_array_elements_text(u.participants::jsonb)), u.queued_at
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+            $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
+            $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[], $22::text[],
+            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[])
+     AS u(id, contact_id, kind, state, created_at, updated_at, last_message_at, last_inbound_at, message_count,
+          closed_at, close_reason, department_id, business_address, intake, intake_close_on_decline,
+          prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
+          assigned_at, closed_by, unread, participants, queued_at)`
 
 	sqlUpdateConversations = `
 UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.updated_at,
@@ -132,14 +144,18 @@ UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.update
     department_id = u.department_id, business_address = u.business_address, intake = u.intake,
     intake_close_on_decline = u.intake_close_on_decline, prompt_expires_at = u.prompt_expires_at,
     intake_closes_at = u.intake_closes_at, snooze_until = u.snooze_until, snoozed_from = u.snoozed_from,
-    archive_at = u.archive_at, archived_at = u.archived_at
+    archive_at = u.archive_at, archived_at = u.archived_at, assignee = u.assignee, assigned_at = u.assigned_at,
+    closed_by = u.closed_by, unread = u.unread, participants = ARRAY(SELECT jsonb_array_elements_text(u.participants::jsonb)),
+    queued_at = u.queued_at
 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
             $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
             $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
-            $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[])
+            $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[], $22::text[],
+            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[])
      AS u(id, contact_id, kind, state, created_at, updated_at, last_message_at, last_inbound_at, message_count,
           closed_at, close_reason, department_id, business_address, intake, intake_close_on_decline,
-          prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at)
+          prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
+          assigned_at, closed_by, unread, participants, queued_at)
 WHERE v.id = u.id`
 
 	sqlInsertMessages = `
@@ -153,6 +169,13 @@ FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6
             $14::smallint[], $15::text[], $16::text[], $17::timestamptz[])
      AS u(id, conversation_id, contact_id, channel, direction, provider_id, body, seq, sent_at, stored_at,
           request_id, sent_by, status, status_rank, error_code, error_message, status_at)`
+
+	// After the conversations they belong to, in the same batch.
+	sqlInsertEvents = `
+INSERT INTO conversation_events (conversation_id, event_id, type, actor, reason, data, at)
+SELECT u.conversation_id, u.event_id, u.type, u.actor, u.reason, u.data::jsonb, u.at
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+     AS u(conversation_id, event_id, type, actor, reason, data, at)`
 
 	sqlInsertOutbox = `
 INSERT INTO outbox (topic, key, value)
@@ -286,10 +309,15 @@ func contactDest(c *ticketing.Contact) ([]any, func()) {
 
 func conversationDest(v *ticketing.Conversation) ([]any, func()) {
 	var kind, state, intake, snoozedFrom string
-	var lastIn, closedAt, promptExp, intakeClose, snooze, archive, archived pgtype.Timestamptz
+	var lastIn, closedAt, promptExp, intakeClose, snooze, archive, archived, assignedAt, queuedAt pgtype.Timestamptz
 	return []any{&v.ID, &v.ContactID, &kind, &state, &v.CreatedAt, &v.UpdatedAt, &v.LastMessageAt,
 			&lastIn, &v.MessageCount, &closedAt, &v.CloseReason, &v.DepartmentID, &v.BusinessAddress, &intake,
-			&v.IntakeCloseOnDecline, &promptExp, &intakeClose, &snooze, &snoozedFrom, &archive, &archived}, func() {
+			&v.IntakeCloseOnDecline, &promptExp, &intakeClose, &snooze, &snoozedFrom, &archive, &archived,
+			&v.Assignee, &assignedAt, &v.ClosedBy, &v.Unread, &v.Participants, &queuedAt}, func() {
+			v.AssignedAt, v.QueuedAt = timeOf(assignedAt), timeOf(queuedAt)
+			if len(v.Participants) == 0 {
+				v.Participants = nil
+			}
 			v.Kind, v.State, v.Intake, v.SnoozedFrom = ticketing.Kind(kind), ticketing.State(state), ticketing.Intake(intake), ticketing.State(snoozedFrom)
 			v.CreatedAt, v.UpdatedAt, v.LastMessageAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC(), v.LastMessageAt.UTC()
 			v.LastInboundAt, v.ClosedAt = timeOf(lastIn), timeOf(closedAt)
@@ -364,12 +392,12 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 	if n := len(ch.Contacts); n > 0 {
 		ids, names := make([]int64, n), make([]string, n)
 		updated, lastIn := make([]time.Time, n), make([]pgtype.Timestamptz, n)
-		optedOut, optedOutAt := make([]bool, n), make([]pgtype.Timestamptz, n)
+		optedOut, optedOutAt, spam := make([]bool, n), make([]pgtype.Timestamptz, n), make([]bool, n)
 		for i, c := range ch.Contacts {
 			ids[i], names[i], updated[i], lastIn[i] = c.ID, c.Name, c.UpdatedAt, tstz(c.LastInboundAt)
-			optedOut[i], optedOutAt[i] = c.OptedOut, tstz(c.OptedOutAt)
+			optedOut[i], optedOutAt[i], spam[i] = c.OptedOut, tstz(c.OptedOutAt), c.Spam
 		}
-		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn, optedOut, optedOutAt)
+		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn, optedOut, optedOutAt, spam)
 	}
 	// Updates first: a ticket closed by a new chat (R14) must be closed
 	// before the chat is inserted, or the one-open index refuses the chat.
@@ -383,6 +411,15 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 		b.Queue(sqlInsertMessages, messageColumns(ch.Messages)...)
 	}
 	queueStatusChanges(b, &ch.Statuses)
+	if n := len(ch.Events); n > 0 {
+		convs, ids, types, actors, reasons := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		data, ats := make([]string, n), make([]time.Time, n)
+		for i, e := range ch.Events {
+			convs[i], ids[i], types[i], actors[i], reasons[i] = e.ConversationID, e.EventID, e.Type, e.Actor, e.Reason
+			data[i], ats[i] = string(e.Data), e.At
+		}
+		b.Queue(sqlInsertEvents, convs, ids, types, actors, reasons, data, ats)
+	}
 	if n := len(ch.Outbox); n > 0 {
 		topics, keys, values := make([]string, n), make([][]byte, n), make([][]byte, n)
 		for i, r := range ch.Outbox {
@@ -410,6 +447,10 @@ type convColumns struct {
 	promptExp, intakeClose, snooze  []pgtype.Timestamptz
 	snoozedFrom                     []string
 	archive, archived               []pgtype.Timestamptz
+	assignees, closedBy             []string
+	assignedAt, queuedAt            []pgtype.Timestamptz
+	unread                          []bool
+	participants                    []string // JSON arrays
 }
 
 // args returns the columns in the order of sqlInsertConversations and
@@ -417,7 +458,8 @@ type convColumns struct {
 func (c convColumns) args() []any {
 	return []any{c.ids, c.contactIDs, c.kinds, c.states, c.created, c.updated, c.lastMsg, c.lastIn, c.counts,
 		c.closed, c.reasons, c.departments, c.addresses, c.intakes, c.closeOnDecline, c.promptExp, c.intakeClose,
-		c.snooze, c.snoozedFrom, c.archive, c.archived}
+		c.snooze, c.snoozedFrom, c.archive, c.archived, c.assignees, c.assignedAt, c.closedBy, c.unread,
+		c.participants, c.queuedAt}
 }
 
 func conversationColumns(vs []*ticketing.Conversation) convColumns {
@@ -430,6 +472,8 @@ func conversationColumns(vs []*ticketing.Conversation) convColumns {
 		departments: make([]string, n), addresses: make([]string, n), intakes: make([]string, n),
 		closeOnDecline: make([]bool, n), promptExp: ts(), intakeClose: ts(), snooze: ts(),
 		snoozedFrom: make([]string, n), archive: ts(), archived: ts(),
+		assignees: make([]string, n), closedBy: make([]string, n), assignedAt: ts(), queuedAt: ts(),
+		unread: make([]bool, n), participants: make([]string, n),
 	}
 	for i, v := range vs {
 		c.ids[i], c.contactIDs[i], c.kinds[i], c.states[i] = v.ID, v.ContactID, string(v.Kind), string(v.State)
@@ -440,6 +484,13 @@ func conversationColumns(vs []*ticketing.Conversation) convColumns {
 		c.closeOnDecline[i], c.snoozedFrom[i] = v.IntakeCloseOnDecline, string(v.SnoozedFrom)
 		c.promptExp[i], c.intakeClose[i], c.snooze[i] = tstz(v.PromptExpiresAt), tstz(v.IntakeClosesAt), tstz(v.SnoozeUntil)
 		c.archive[i], c.archived[i] = tstz(v.ArchiveAt), tstz(v.ArchivedAt)
+		c.assignees[i], c.closedBy[i], c.unread[i] = v.Assignee, v.ClosedBy, v.Unread
+		c.assignedAt[i], c.queuedAt[i] = tstz(v.AssignedAt), tstz(v.QueuedAt)
+		c.participants[i] = "[]"
+		if len(v.Participants) > 0 {
+			raw, _ := json.Marshal(v.Participants) // strings always marshal
+			c.participants[i] = string(raw)
+		}
 	}
 	return c
 }

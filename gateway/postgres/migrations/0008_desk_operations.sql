@@ -30,11 +30,13 @@ UPDATE conversations SET queued_at = created_at WHERE queued_at IS NULL;
 -- quick accept (the same index read backwards).
 CREATE INDEX conversations_queue ON conversations (queued_at, id) WHERE state = 'unassigned';
 -- R19: assigned to one agent, most recently assigned first; supervisors'
--- per-agent counts read the same index.
-CREATE INDEX conversations_assigned ON conversations (assignee, assigned_at, id) WHERE state = 'assigned';
--- R20: closed, and closed by one agent, most recently closed first.
+-- list grouped by agent and their per-agent counts read the same index.
+CREATE INDEX conversations_assigned ON conversations (assignee, assigned_at DESC, id DESC) WHERE state = 'assigned';
+-- R20: closed, closed by one agent, and closed while assigned to one agent
+-- (an agent's own closed list), most recently closed first.
 CREATE INDEX conversations_closed ON conversations (closed_at, id) WHERE state = 'closed';
 CREATE INDEX conversations_closed_by ON conversations (closed_by, closed_at, id) WHERE state = 'closed' AND closed_by <> '';
+CREATE INDEX conversations_closed_assignee ON conversations (assignee, closed_at, id) WHERE state = 'closed' AND assignee <> '';
 -- R22: snoozed, soonest back first.
 CREATE INDEX conversations_snoozed ON conversations (snooze_until, id) WHERE state = 'snoozed';
 
