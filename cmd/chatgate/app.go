@@ -221,8 +221,7 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 	}
 	ops := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleOps) }
 	(&opsapi.Handlers{Store: tplstore.New(a.pool), Now: a.now, Logger: a.log}).Mount(srv.Handle, ops)
-	desk := func(h http.Handler) http.Handler { return auth.Require(h, httpapi.RoleDesk) }
-	(&deskapi.Handlers{Service: a.service, Logger: a.log}).Mount(srv.Handle, desk)
+	(&deskapi.Handlers{Service: a.service, Logger: a.log}).MountWithRoles(srv.Handle, auth.Require)
 	(&deptapi.Handlers{
 		Service: a.service, Plan: deptapi.NewPlanService(a.service.Directory, a.now),
 		PresenceTTL: a.cfg.Rules.WithDefaults().PresenceTTL, Logger: a.log,

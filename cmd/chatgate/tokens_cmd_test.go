@@ -308,7 +308,7 @@ func TestRoleMatrixOnTheRunningServer(t *testing.T) {
 		routes = append(routes, route{rt.Pattern, rt.Roles})
 	}
 	for _, rt := range (&deskapi.Handlers{}).Routes() {
-		routes = append(routes, route{rt.Pattern, []httpapi.Role{httpapi.RoleDesk}})
+		routes = append(routes, route{rt.Pattern, rt.Roles})
 	}
 	params := regexp.MustCompile(`\{[^}]+\}`)
 	for _, rt := range routes {
