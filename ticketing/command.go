@@ -529,6 +529,11 @@ type CommandTx interface {
 // Quick accepts are returned, not run: the caller runs them with
 // runBatchCommands as the batch's last step (splitQuickAccepts).
 func (s *Service) handleCommands(ctx context.Context, tx StoreTx, msgs []gateway.Message, now time.Time, ch *Changes) (quick []Command, err error) {
+	if s.Directory != nil {
+		if msgs, err = s.presenceCommands(ctx, msgs, now, ch); err != nil {
+			return nil, err
+		}
+	}
 	cmds := make([]Command, 0, len(msgs))
 	for _, m := range msgs {
 		c, err := DecodeCommand(m)
