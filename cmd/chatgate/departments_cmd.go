@@ -154,14 +154,7 @@ func newDepartmentsExportCmd(stdout io.Writer, withStore departmentStoreRunner) 
 				if err != nil {
 					return err
 				}
-				if out == "" || out == "-" {
-					_, err = stdout.Write(data)
-					return err
-				}
-				if err := os.WriteFile(out, data, 0o644); err != nil {
-					return fmt.Errorf("export departments: %w", err)
-				}
-				return nil
+				return writeExport(stdout, out, data, "departments")
 			})
 		},
 	}

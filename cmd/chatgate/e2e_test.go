@@ -70,17 +70,27 @@ func startStack(t testing.TB, brokers []string, dbURL string, roles ...string) *
 // of the process environment.
 func startStackEnv(t testing.TB, brokers []string, dbURL string, env map[string]string, roles ...string) *stack {
 	t.Helper()
+	return startStackWith(t, brokers, dbURL, env, nil, roles...)
+}
+
+// startStackWith starts chatgate with the test tokens (api, desk, ops),
+// channel settings from env, and tune applied to the configuration last.
+func startStackWith(t testing.TB, brokers []string, dbURL string, env map[string]string, tune func(*config), roles ...string) *stack {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.Brokers = brokers
 	cfg.DatabaseURL = dbURL
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.APIToken = testToken
+	cfg.APIToken, cfg.OpsToken, cfg.DeskToken = testToken, testOpsToken, testDeskToken
 	cfg.Partitions = 4
 	cfg.ShutdownTimeout = 5 * time.Second
 	if len(roles) == 0 {
 		roles = pipelineRoles
 	}
 	cfg.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if tune != nil {
+		tune(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, roles, testLog(t))
 	if err != nil {

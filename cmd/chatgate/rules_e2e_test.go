@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,35 +28,7 @@ const (
 // cfg adjusted by tune (rule times, timer interval).
 func startRulesStack(t testing.TB, brokers []string, dbURL string, env map[string]string, tune func(*config)) *stack {
 	t.Helper()
-	cfg := defaultConfig()
-	cfg.Brokers = brokers
-	cfg.DatabaseURL = dbURL
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.APIToken, cfg.OpsToken, cfg.DeskToken = testToken, testOpsToken, testDeskToken
-	cfg.Partitions = 4
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	if tune != nil {
-		tune(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, pipelineRoles, testLog(t))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	s := &stack{t: t, app: a, brokers: brokers, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- a.run(ctx) }()
-	select {
-	case <-a.server.Listening():
-	case err := <-s.done:
-		t.Fatalf("app stopped before listening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("http server did not start listening")
-	}
-	s.base = "http://" + a.server.Addr()
-	t.Cleanup(s.stop)
-	return s
+	return startStackWith(t, brokers, dbURL, env, tune)
 }
 
 // callbackInbox is the customer's front end: it receives the API channel's

@@ -239,14 +239,7 @@ func newTemplatesExportCmd(stdout io.Writer, withStore storeRunner) *cobra.Comma
 				if err != nil {
 					return err
 				}
-				if out == "" || out == "-" {
-					_, err = stdout.Write(data)
-					return err
-				}
-				if err := os.WriteFile(out, data, 0o644); err != nil {
-					return fmt.Errorf("export templates: %w", err)
-				}
-				return nil
+				return writeExport(stdout, out, data, "templates")
 			})
 		},
 	}
