@@ -200,6 +200,15 @@ type ConversationView struct {
 	SnoozedUntil    *time.Time `json:"snoozed_until,omitempty"`
 	ArchiveAt       *time.Time `json:"archive_at,omitempty"`
 	ArchivedAt      *time.Time `json:"archived_at,omitempty"`
+	// The desk's view: the assigned agent and since when, who closed it,
+	// whether agents have read the contact's last message, every agent who
+	// worked on it, and when it (last) entered the unassigned queue.
+	Assignee     string     `json:"assignee,omitempty"`
+	AssignedAt   *time.Time `json:"assigned_at,omitempty"`
+	ClosedBy     string     `json:"closed_by,omitempty"`
+	Unread       bool       `json:"unread"`
+	Participants []string   `json:"participants,omitempty"`
+	QueuedAt     *time.Time `json:"queued_at,omitempty"`
 }
 
 // MessageView is one stored message as ticket events show it.

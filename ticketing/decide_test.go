@@ -138,3 +138,16 @@ func TestOlderRedeliveredTimestampDoesNotMoveLastInboundBack(t *testing.T) {
 		t.Fatalf("last inbound moved backwards: contact %v conv %v", st.Contact.LastInboundAt, st.Open.LastInboundAt)
 	}
 }
+
+// Every ticket event carries the same snapshot, desk fields included, so a
+// desk that rebuilds a conversation from its latest event (a delivery
+// status, say) does not lose who works on it.
+func TestSnapshotCarriesTheDeskFields(t *testing.T) {
+	t.Parallel()
+	c := Conversation{ID: 3, Kind: KindTicket, State: StateAssigned, Assignee: "ann", AssignedAt: t0, Unread: true, Participants: []string{"ann"}}
+	v := conversationSnapshot(c, Contact{ID: 7, Channel: gateway.ChannelWhatsApp, Address: "+1", LastInboundAt: t0})
+	if v.Assignee != "ann" || v.AssignedAt == nil || !v.AssignedAt.Equal(t0) || !v.Unread || len(v.Participants) != 1 ||
+		v.WindowExpiresAt == nil || !v.WindowExpiresAt.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("snapshot %+v", v)
+	}
+}

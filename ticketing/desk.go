@@ -221,18 +221,9 @@ func (e *DeskEvent) empty() bool {
 }
 
 // ConversationSnapshot is a conversation as ticket events and the desk API
-// show it: gateway's view plus the desk fields. (The desk fields belong in
-// gateway.ConversationView; they live here until the record contract takes
-// them. The JSON is a superset of the view's.)
-type ConversationSnapshot struct {
-	gateway.ConversationView
-	Assignee     string     `json:"assignee,omitempty"`
-	AssignedAt   *time.Time `json:"assigned_at,omitempty"`
-	ClosedBy     string     `json:"closed_by,omitempty"`
-	Unread       bool       `json:"unread"`
-	Participants []string   `json:"participants,omitempty"`
-	QueuedAt     *time.Time `json:"queued_at,omitempty"`
-}
+// show it: the record contract's gateway.ConversationView, desk fields
+// included, the same in every event.
+type ConversationSnapshot = gateway.ConversationView
 
 // TicketEventData is the data of every chatgate.ticket.* event the worker
 // emits through EmitTicketEvent: gateway.TicketEvent's fields with the desk
@@ -246,17 +237,7 @@ type TicketEventData struct {
 
 // Snapshot returns the conversation c of contact ct as events show it.
 func Snapshot(c Conversation, ct Contact) ConversationSnapshot {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
-	}
-	return ConversationSnapshot{
-		ConversationView: conversationSnapshot(c, ct),
-		Assignee:         c.Assignee, AssignedAt: opt(c.AssignedAt), ClosedBy: c.ClosedBy, Unread: c.Unread,
-		Participants: slices.Clone(c.Participants), QueuedAt: opt(c.QueuedAt),
-	}
+	return conversationSnapshot(c, ct)
 }
 
 // InQueueOf reports whether an unassigned conversation of department dep is

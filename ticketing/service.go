@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -469,6 +470,8 @@ func conversationSnapshot(c Conversation, ct Contact) gateway.ConversationView {
 	v.ClosedAt, v.CloseReason = opt(c.ClosedAt), c.CloseReason
 	v.PromptExpiresAt, v.IntakeClosesAt, v.SnoozedUntil = opt(c.PromptExpiresAt), opt(c.IntakeClosesAt), opt(c.SnoozeUntil)
 	v.ArchiveAt, v.ArchivedAt = opt(c.ArchiveAt), opt(c.ArchivedAt)
+	v.Assignee, v.AssignedAt, v.ClosedBy, v.Unread = c.Assignee, opt(c.AssignedAt), c.ClosedBy, c.Unread
+	v.Participants, v.QueuedAt = slices.Clone(c.Participants), opt(c.QueuedAt)
 	return v
 }
 
