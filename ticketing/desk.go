@@ -50,20 +50,6 @@ const (
 	TypeCommandSign = "chatgate.command.sign"
 )
 
-// Ticket event types of desk operations, beside gateway's (closed,
-// reopened, snoozed, woken). (They belong in gateway; they live here until
-// the record contract takes them.)
-const (
-	TypeTicketAssigned     = "chatgate.ticket.assigned"
-	TypeTicketTransferred  = "chatgate.ticket.transferred"
-	TypeTicketReturned     = "chatgate.ticket.returned"
-	TypeTicketDeleted      = "chatgate.ticket.deleted"
-	TypeTicketSpam         = "chatgate.ticket.spam"
-	TypeTicketReadState    = "chatgate.ticket.read_state"
-	TypeTicketCommentAdded = "chatgate.ticket.comment_added"
-	TypeTicketAgentJoined  = "chatgate.ticket.agent_joined"
-)
-
 // Rejection codes of desk operations, beside those of command.go.
 const (
 	// CodeAlreadyAssigned: another agent has the conversation (R18);
@@ -406,7 +392,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 			break // already the actor's: nothing changes
 		}
 		d.assignTo(conv, actor)
-		d.emitDesk(TypeTicketAssigned, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketAssigned, conv, "", nil)
 
 	case TypeCommandTransfer: // R21
 		if !conv.State.Open() {
@@ -426,7 +412,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 			}
 			tr := &Transfer{FromAgent: conv.Assignee, ToAgent: a.ToAgent, FromDepartment: conv.DepartmentID}
 			d.assignTo(conv, a.ToAgent)
-			d.emitDesk(TypeTicketTransferred, conv, "", &DeskEvent{Transfer: tr})
+			d.emitDesk(gateway.TypeTicketTransferred, conv, "", &DeskEvent{Transfer: tr})
 			break
 		}
 		dep := env.Directory.Get(a.ToDepartment)
@@ -444,7 +430,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		tr := &Transfer{FromAgent: conv.Assignee, FromDepartment: conv.DepartmentID, ToDepartment: dep.ID}
 		conv.DepartmentID = dep.ID
 		d.unassign(conv)
-		d.emitDesk(TypeTicketTransferred, conv, "", &DeskEvent{Transfer: tr})
+		d.emitDesk(gateway.TypeTicketTransferred, conv, "", &DeskEvent{Transfer: tr})
 
 	case TypeCommandReturn: // R21
 		if !conv.State.Open() {
@@ -454,7 +440,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 			return deskReject(CodeNotAssigned, "conversation %d is not assigned to an agent", conv.ID)
 		}
 		d.unassign(conv)
-		d.emitDesk(TypeTicketReturned, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketReturned, conv, "", nil)
 		d.tell(conv, TextAgentOnTheWay, c.RequestID)
 
 	case TypeCommandClose: // R20, R21
@@ -480,7 +466,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		}
 		d.reopen(conv)
 		d.assignTo(conv, actor)
-		d.emitDesk(TypeTicketAssigned, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketAssigned, conv, "", nil)
 
 	case TypeCommandSnooze: // R22
 		until := d.now.Add(time.Duration(a.DurationSeconds) * time.Second)
@@ -513,7 +499,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 			st.Open, st.Last = nil, conv
 		}
 		d.save(conv)
-		d.emitDesk(TypeTicketDeleted, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketDeleted, conv, "", nil)
 
 	case TypeCommandSpam: // R16, R23
 		mark := a.Spam == nil || *a.Spam
@@ -527,7 +513,7 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		if !mark {
 			reason = ReasonNotSpam
 		}
-		d.emitDesk(TypeTicketSpam, conv, reason, &DeskEvent{Spam: &mark})
+		d.emitDesk(gateway.TypeTicketSpam, conv, reason, &DeskEvent{Spam: &mark})
 		if open := st.Open; mark && open != nil {
 			// R16: a spam contact has no open conversation.
 			open.ClosedBy = actor
@@ -542,11 +528,11 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		conv.Unread = unread
 		conv.UpdatedAt = d.now
 		d.save(conv)
-		d.emitDesk(TypeTicketReadState, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketReadState, conv, "", nil)
 
 	case TypeCommandComment: // R23
 		cm := &Comment{ID: c.RequestID, AgentID: actor, Text: c.Text, Mentions: Mentions(c.Text), At: d.now}
-		d.emitDesk(TypeTicketCommentAdded, conv, "", &DeskEvent{Comment: cm})
+		d.emitDesk(gateway.TypeTicketCommentAdded, conv, "", &DeskEvent{Comment: cm})
 		return DeskDecision{Effects: d.effects, Conversation: conv, Snapshot: *conv, Comment: cm}
 
 	default:
@@ -575,7 +561,7 @@ func DecideQuickAccept(c Command, claimed []*ContactState, env Env) ([]Effect, [
 		d := newDecider(st, env)
 		d.actor = &Actor{AgentID: c.AgentID, Role: role}
 		d.assignTo(conv, c.AgentID)
-		d.emitDesk(TypeTicketAssigned, conv, "", nil)
+		d.emitDesk(gateway.TypeTicketAssigned, conv, "", nil)
 		effects = append(effects, d.effects...)
 		taken = append(taken, conv)
 	}

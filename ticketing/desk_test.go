@@ -113,7 +113,7 @@ func TestR18_Accept(t *testing.T) {
 	t.Parallel()
 	runDeskCases(t, []deskCase{
 		{name: "unassigned is assigned to the accepting agent", state: StateUnassigned, cmd: cmd(TypeCommandAccept, "ann", nil),
-			events: []string{TypeTicketAssigned}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
+			events: []string{gateway.TypeTicketAssigned}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateAssigned || conv.Assignee != "ann" || !conv.AssignedAt.Equal(deskNow) || !slices.Equal(conv.Participants, []string{"ann"}) {
 					t.Fatalf("after accept: %+v", conv)
 				}
@@ -129,11 +129,11 @@ func TestR18_Accept(t *testing.T) {
 			setup: func(_ *ContactState, c *Conversation) {
 				c.SnoozedFrom, c.SnoozeUntil = StateUnassigned, deskNow.Add(time.Hour)
 			},
-			events: []string{gateway.TypeTicketWoken, TypeTicketAssigned}},
+			events: []string{gateway.TypeTicketWoken, gateway.TypeTicketAssigned}},
 		{name: "another department's is not in the agent's queue", state: StateUnassigned, cmd: cmd(TypeCommandAccept, "cid", nil), code: CodeNotPermitted},
 		{name: "a desk acting for the agent is trusted", state: StateUnassigned,
 			cmd:    func() Command { c := cmd(TypeCommandAccept, "cid", nil); c.Role = ActorDesk; return c }(),
-			events: []string{TypeTicketAssigned}},
+			events: []string{gateway.TypeTicketAssigned}},
 	})
 }
 
@@ -158,7 +158,7 @@ func TestR18_QuickAcceptSkipsTakenOnes(t *testing.T) {
 			t.Fatalf("taken %+v", v)
 		}
 	}
-	if !slices.Equal(ids, []int64{10, 12}) || !slices.Equal(eventTypes(effects), []string{TypeTicketAssigned, TypeTicketAssigned}) {
+	if !slices.Equal(ids, []int64{10, 12}) || !slices.Equal(eventTypes(effects), []string{gateway.TypeTicketAssigned, gateway.TypeTicketAssigned}) {
 		t.Fatalf("took %v with events %v", ids, eventTypes(effects))
 	}
 	for _, n := range []int{0, -1, MaxQuickAccept + 1} {
@@ -173,7 +173,7 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 	t.Parallel()
 	runDeskCases(t, []deskCase{
 		{name: "to an online agent", state: StateAssigned, assignee: "ann", online: []string{"bob"},
-			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToAgent: "bob"}), events: []string{TypeTicketTransferred},
+			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToAgent: "bob"}), events: []string{gateway.TypeTicketTransferred},
 			check: func(t *testing.T, conv *Conversation, effects []Effect) {
 				ev := effects[len(effects)-1].(EmitTicketEvent)
 				if conv.Assignee != "bob" || ev.Desk.Transfer.FromAgent != "ann" || ev.Desk.Transfer.ToAgent != "bob" ||
@@ -186,7 +186,7 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 		{name: "to an agent whose heartbeat is stale is refused", state: StateAssigned, assignee: "ann",
 			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToAgent: "zed"}), online: []string{"bob"}, code: CodeAgentUnavailable},
 		{name: "to a department with an available agent", state: StateAssigned, assignee: "ann", online: []string{"cid"},
-			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToDepartment: "sales"}), events: []string{TypeTicketTransferred},
+			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToDepartment: "sales"}), events: []string{gateway.TypeTicketTransferred},
 			check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateUnassigned || conv.Assignee != "" || conv.DepartmentID != "sales" || !conv.QueuedAt.Equal(deskNow) {
 					t.Fatalf("after transfer to sales: %+v", conv)
@@ -206,9 +206,9 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 				c.Role = ActorSupervisor
 				return c
 			}(),
-			events: []string{TypeTicketTransferred}},
+			events: []string{gateway.TypeTicketTransferred}},
 		{name: "return puts it back and tells the contact", state: StateAssigned, assignee: "ann",
-			cmd: cmd(TypeCommandReturn, "ann", nil), events: []string{TypeTicketReturned}, texts: []TextKind{TextAgentOnTheWay},
+			cmd: cmd(TypeCommandReturn, "ann", nil), events: []string{gateway.TypeTicketReturned}, texts: []TextKind{TextAgentOnTheWay},
 			check: func(t *testing.T, conv *Conversation, effects []Effect) {
 				if conv.State != StateUnassigned || conv.Assignee != "" {
 					t.Fatalf("after return: %+v", conv)
@@ -222,7 +222,7 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 		{name: "return of an unassigned one is refused", state: StateUnassigned, cmd: cmd(TypeCommandReturn, "ann", nil), code: CodeNotAssigned},
 		{name: "return outside the WhatsApp window tells nothing", state: StateAssigned, assignee: "ann",
 			setup: func(st *ContactState, _ *Conversation) { st.Contact.LastInboundAt = deskNow.Add(-25 * time.Hour) },
-			cmd:   cmd(TypeCommandReturn, "ann", nil), events: []string{TypeTicketReturned}},
+			cmd:   cmd(TypeCommandReturn, "ann", nil), events: []string{gateway.TypeTicketReturned}},
 		{name: "resolve closes, records who and tells the contact", state: StateAssigned, assignee: "ann",
 			cmd: cmd(TypeCommandClose, "ann", nil), events: []string{gateway.TypeTicketClosed}, texts: []TextKind{TextChatEnded},
 			check: func(t *testing.T, conv *Conversation, _ []Effect) {
@@ -256,7 +256,7 @@ func TestR22_Snooze(t *testing.T) {
 func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 	t.Parallel()
 	runDeskCases(t, []deskCase{
-		{name: "delete", state: StateAssigned, assignee: "ann", cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{TypeTicketDeleted},
+		{name: "delete", state: StateAssigned, assignee: "ann", cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{gateway.TypeTicketDeleted},
 			check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateDeleted {
 					t.Fatalf("state %s", conv.State)
@@ -264,7 +264,7 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 			}},
 		{name: "delete twice is refused", state: StateDeleted, cmd: cmd(TypeCommandDelete, "ann", nil), code: CodeConversationClosed},
 		{name: "spam marks the contact and closes its conversation", state: StateAssigned, assignee: "ann",
-			cmd: cmd(TypeCommandSpam, "ann", nil), events: []string{TypeTicketSpam, gateway.TypeTicketClosed},
+			cmd: cmd(TypeCommandSpam, "ann", nil), events: []string{gateway.TypeTicketSpam, gateway.TypeTicketClosed},
 			check: func(t *testing.T, conv *Conversation, effects []Effect) {
 				saved := false
 				for _, e := range effects {
@@ -277,9 +277,9 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 				}
 			}},
 		{name: "not spam", state: StateClosed, assignee: "ann", cmd: cmd(TypeCommandSpam, "ann", &DeskArgs{Spam: ptr(false)}),
-			setup: func(st *ContactState, _ *Conversation) { st.Contact.Spam = true }, events: []string{TypeTicketSpam}},
+			setup: func(st *ContactState, _ *Conversation) { st.Contact.Spam = true }, events: []string{gateway.TypeTicketSpam}},
 		{name: "mark unread", state: StateAssigned, assignee: "ann", cmd: cmd(TypeCommandRead, "ann", &DeskArgs{Read: ptr(false)}),
-			events: []string{TypeTicketReadState}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
+			events: []string{gateway.TypeTicketReadState}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if !conv.Unread {
 					t.Fatal("not unread")
 				}
@@ -292,7 +292,7 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 				c.Reply = &Reply{Text: "@bob can you check? cc @cid. mail ops@example.com"}
 				return c
 			}(),
-			events: []string{TypeTicketCommentAdded}, check: func(t *testing.T, _ *Conversation, effects []Effect) {
+			events: []string{gateway.TypeTicketCommentAdded}, check: func(t *testing.T, _ *Conversation, effects []Effect) {
 				cm := effects[0].(EmitTicketEvent).Desk.Comment
 				if !slices.Equal(cm.Mentions, []string{"bob", "cid"}) || cm.AgentID != "ann" || cm.ID != "r-"+TypeCommandComment {
 					t.Fatalf("comment %+v", cm)
@@ -303,7 +303,7 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 		{name: "an agent cannot comment on another agent's", state: StateAssigned, assignee: "bob",
 			cmd: func() Command { c := cmd(TypeCommandComment, "ann", nil); c.Reply = &Reply{Text: "hi"}; return c }(), code: CodeNotPermitted},
 		{name: "reopen assigns it to the agent", state: StateClosed, assignee: "ann", cmd: cmd(TypeCommandReopen, "ann", nil),
-			events: []string{gateway.TypeTicketReopened, TypeTicketAssigned}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
+			events: []string{gateway.TypeTicketReopened, gateway.TypeTicketAssigned}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateAssigned || conv.Assignee != "ann" || !conv.ClosedAt.IsZero() {
 					t.Fatalf("after reopen %+v", conv)
 				}
@@ -327,7 +327,7 @@ func TestR24_ContactEndedChatOnlyResolveOrDelete(t *testing.T) {
 		{name: "return is refused", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandReturn, "ann", nil), code: CodeContactEndedChat},
 		{name: "resolve", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandClose, "ann", nil),
 			events: []string{gateway.TypeTicketClosed}, texts: []TextKind{TextChatEnded}},
-		{name: "delete", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{TypeTicketDeleted}},
+		{name: "delete", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{gateway.TypeTicketDeleted}},
 	})
 	st, conv := deskConv(StateAssigned, "ann")
 	conv.CloseReason = ReasonEndedByContact
@@ -345,11 +345,11 @@ func TestR25_SignAndAgentJoined(t *testing.T) {
 	}
 	st, conv := deskConv(StateAssigned, "ann")
 	dec := DecideReply(ReplyInput{Command: reply("ann"), Conversation: conv, State: st, Agent: AgentSettings{AgentID: "ann", Sign: true, DisplayName: "Ann"}}, deskEnv(t))
-	if dec.Rejection != nil || dec.Message.Body != "Ann: On it." || slices.Contains(eventTypes(dec.Effects), TypeTicketAgentJoined) {
+	if dec.Rejection != nil || dec.Message.Body != "Ann: On it." || slices.Contains(eventTypes(dec.Effects), gateway.TypeTicketAgentJoined) {
 		t.Fatalf("signed reply: %+v %v %v", dec.Rejection, dec.Message, eventTypes(dec.Effects))
 	}
 	dec = DecideReply(ReplyInput{Command: reply("bob"), Conversation: conv, State: st, Agent: AgentSettings{AgentID: "bob"}}, deskEnv(t))
-	if dec.Message.Body != "On it." || !slices.Equal(eventTypes(dec.Effects), []string{TypeTicketAgentJoined, gateway.TypeTicketMessageAdded}) ||
+	if dec.Message.Body != "On it." || !slices.Equal(eventTypes(dec.Effects), []string{gateway.TypeTicketAgentJoined, gateway.TypeTicketMessageAdded}) ||
 		!slices.Equal(conv.Participants, []string{"ann", "bob"}) {
 		t.Fatalf("second agent: %q %v %v", dec.Message.Body, eventTypes(dec.Effects), conv.Participants)
 	}

@@ -8,14 +8,10 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 )
 
-// Ticket event types of opt-out changes (R33). They are published on the
-// contact's open conversation, else on its most recent one; a contact with
-// no conversation at all has nothing a desk could show, and the change is
-// only stored on the contact.
-const (
-	TypeTicketContactOptedOut = "chatgate.ticket.contact_opted_out"
-	TypeTicketContactOptedIn  = "chatgate.ticket.contact_opted_in"
-)
+// Opt-out changes (R33) are published as gateway.TypeTicketContactOptedOut
+// and TypeTicketContactOptedIn on the contact's open conversation, else on
+// its most recent one; a contact with no conversation at all has nothing a
+// desk could show, and the change is only stored on the contact.
 
 // Reasons of opt-out events.
 const (
@@ -102,9 +98,9 @@ func (d *decider) keyword(kw keyword, in gateway.Inbound) {
 		if !d.setOptedOut(kw == keywordOptOut) {
 			return
 		}
-		typ := TypeTicketContactOptedIn
+		typ := gateway.TypeTicketContactOptedIn
 		if kw == keywordOptOut {
-			typ = TypeTicketContactOptedOut
+			typ = gateway.TypeTicketContactOptedOut
 		}
 		if target := d.current(); target != nil {
 			var m *Message
@@ -177,7 +173,7 @@ func DecideProviderOptOut(st *ContactState, env Env) []Effect {
 	d.setOptedOut(true)
 	d.effects = append(d.effects, SaveContact{Contact: st.Contact})
 	if conv := d.current(); conv != nil {
-		d.emit(TypeTicketContactOptedOut, conv, nil, ReasonProviderOptedOut)
+		d.emit(gateway.TypeTicketContactOptedOut, conv, nil, ReasonProviderOptedOut)
 	}
 	return d.effects
 }

@@ -73,7 +73,7 @@ func TestR33_OptOutIsPublishedOnTheContactsConversation(t *testing.T) {
 	conv := st.Open
 	at := closedAt.Add(time.Minute)
 	effects := DecideInbound(st, smsMsg("k1", "STOP", at), unstaffed.env(t, at))
-	if !same(eventTypes(effects), []string{gateway.TypeTicketMessageAdded, TypeTicketContactOptedOut}) {
+	if !same(eventTypes(effects), []string{gateway.TypeTicketMessageAdded, gateway.TypeTicketContactOptedOut}) {
 		t.Fatalf("events %v", eventTypes(effects))
 	}
 	if !same(reasons(effects), []string{"contact_opted_out:keyword"}) || len(texts(effects)) != 0 {
@@ -83,7 +83,7 @@ func TestR33_OptOutIsPublishedOnTheContactsConversation(t *testing.T) {
 		t.Fatalf("conversation changed beyond the message: %+v", conv)
 	}
 	for _, e := range effects {
-		if ev, ok := e.(EmitTicketEvent); ok && ev.Type == TypeTicketContactOptedOut && (ev.Msg == nil || ev.Msg.Body != "STOP" || !ev.Contact.OptedOut) {
+		if ev, ok := e.(EmitTicketEvent); ok && ev.Type == gateway.TypeTicketContactOptedOut && (ev.Msg == nil || ev.Msg.Body != "STOP" || !ev.Contact.OptedOut) {
 			t.Fatalf("opt-out event without its message or flag: %+v", ev)
 		}
 	}
@@ -94,7 +94,7 @@ func TestR33_OptOutIsPublishedOnTheContactsConversation(t *testing.T) {
 	last := &Conversation{ID: 5, ContactID: 9, Kind: KindLiveChat, State: StateClosed, ClosedAt: closedAt.Add(-time.Hour), CreatedAt: t0}
 	st.Last = last
 	effects = DecideInbound(st, smsMsg("k2", "unsubscribe", closedAt), unstaffed.env(t, closedAt))
-	if st.Open != nil || last.State != StateClosed || !same(eventTypes(effects), []string{TypeTicketContactOptedOut}) {
+	if st.Open != nil || last.State != StateClosed || !same(eventTypes(effects), []string{gateway.TypeTicketContactOptedOut}) {
 		t.Fatalf("closed conversation: open %v state %s events %v", st.Open, last.State, eventTypes(effects))
 	}
 
@@ -174,7 +174,7 @@ func TestR33_R7_YesConsentsUnlessTheContactIsOptedOut(t *testing.T) {
 	at = at.Add(time.Minute)
 	effects = DecideInbound(st, smsMsg("y2", "YES", at), unstaffed.env(t, at))
 	if st.Contact.OptedOut || st.Open.Intake != IntakePrompted || st.Open.Kind != KindLiveChat ||
-		!same(eventTypes(effects), []string{gateway.TypeTicketMessageAdded, TypeTicketContactOptedIn}) {
+		!same(eventTypes(effects), []string{gateway.TypeTicketMessageAdded, gateway.TypeTicketContactOptedIn}) {
 		t.Fatalf("YES while opted out: opted out %v, %+v, %v", st.Contact.OptedOut, st.Open, eventTypes(effects))
 	}
 	at = at.Add(time.Minute)

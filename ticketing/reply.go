@@ -229,7 +229,7 @@ func DecideReply(in ReplyInput, env Env) ReplyDecision {
 	target.LastMessageAt = d.now
 	if d.join(target, c.AgentID) && target != d.created {
 		// R25: a second agent writes on the conversation.
-		d.emitDesk(TypeTicketAgentJoined, target, "", &DeskEvent{AgentID: c.AgentID})
+		d.emitDesk(gateway.TypeTicketAgentJoined, target, "", &DeskEvent{AgentID: c.AgentID})
 	}
 	msg := &Message{
 		Conv:      target,

@@ -14,11 +14,6 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 )
 
-// TypeTicketMessageStatus is the type of the ticket event published when a
-// delivery status moved an outbound message forward (R32). Its data is a
-// MessageStatusEvent.
-const TypeTicketMessageStatus = "chatgate.ticket.message_status"
-
 // Other record types of the status topic, published by the WhatsApp channel.
 // They mirror channels/whatsapp's TypePhoneMessage and TypeChannelState:
 // importing that package would pull whatsmeow into the worker's core.
@@ -485,7 +480,7 @@ func (a *statusApplier) apply(m *Message, s gateway.Status) bool {
 	}
 	a.updated[m] = true
 	if m.Conv != nil {
-		a.emit(TypeTicketMessageStatus, m.Conv, m, "", &DeliveryView{
+		a.emit(gateway.TypeTicketMessageStatus, m.Conv, m, "", &DeliveryView{
 			RequestID: m.RequestID, Status: m.Status, ProviderStatus: s.ProviderStatus,
 			ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage, At: m.StatusAt,
 		})

@@ -12,15 +12,12 @@ import (
 	"github.com/chatgate/chatgate/templates"
 )
 
-// TypeTicketWindowClosing is the event published once per window, a
+// gateway.TypeTicketWindowClosing is published once per window, a
 // configurable time before WhatsApp's customer-service window of a
 // conversation still waiting on an agent closes, so a desk can act in time.
-// (It belongs beside the other chatgate.ticket.* types in gateway; it lives
-// here until the record contract takes it.)
-const TypeTicketWindowClosing = "chatgate.ticket.window_closing"
-
+//
 // DefaultWindowClosingLead is how long before the window closes
-// TypeTicketWindowClosing is published, unless DeskConfig says otherwise.
+// gateway.TypeTicketWindowClosing is published, unless DeskConfig says otherwise.
 const DefaultWindowClosingLead = time.Hour
 
 var windowWarnings = promauto.NewCounter(prometheus.CounterOpts{
@@ -71,7 +68,7 @@ func WindowClosingAt(channel gateway.Channel, lastInbound time.Time, lead time.D
 }
 
 // DecideWindowClosing warns the desks that the window of conv closes soon:
-// a TypeTicketWindowClosing event when conv is still waiting on an agent
+// a gateway.TypeTicketWindowClosing event when conv is still waiting on an agent
 // (unassigned), the warning is due at now and the window is still open.
 // Anything else decides nothing. Whether the warning for this window was
 // already published is the caller's to know (the store marks it).
@@ -83,7 +80,7 @@ func DecideWindowClosing(st *ContactState, conv *Conversation, lead time.Duratio
 		return nil
 	}
 	d := newDecider(st, env)
-	d.emit(TypeTicketWindowClosing, conv, nil, "")
+	d.emit(gateway.TypeTicketWindowClosing, conv, nil, "")
 	return d.effects
 }
 
@@ -103,7 +100,7 @@ type WindowWarning struct {
 	LastInboundAt  time.Time
 }
 
-// SweepWindowClosing publishes the due TypeTicketWindowClosing events (at
+// SweepWindowClosing publishes the due gateway.TypeTicketWindowClosing events (at
 // most limit conversations in one transaction) and returns how many. Rows
 // another sweeper or batch holds are skipped, and each warning is marked in
 // the same transaction as its event, so each window is warned about once

@@ -74,8 +74,8 @@ func TestR28_WindowClosingWarning(t *testing.T) {
 			}
 			if tc.warn {
 				e, ok := effects[0].(EmitTicketEvent)
-				if !ok || len(effects) != 1 || e.Type != TypeTicketWindowClosing || e.Conv != tc.conv {
-					t.Fatalf("effects = %#v, want one %s event", effects, TypeTicketWindowClosing)
+				if !ok || len(effects) != 1 || e.Type != gateway.TypeTicketWindowClosing || e.Conv != tc.conv {
+					t.Fatalf("effects = %#v, want one %s event", effects, gateway.TypeTicketWindowClosing)
 				}
 			}
 		})

@@ -303,7 +303,7 @@ func runDemoScript(ctx context.Context, tgt demoTarget, out io.Writer) error {
 			select {
 			case m := <-tail.Messages():
 				ev, err := gateway.DecodeEvent(m.Value)
-				if err != nil || ev.Type == ticketing.TypeTicketMessageStatus {
+				if err != nil || ev.Type == gateway.TypeTicketMessageStatus {
 					// Delivery statuses of the texts sent arrive whenever
 					// the front end answers; the transcript leaves them out.
 					continue

@@ -195,7 +195,7 @@ func collectTickets(t testing.TB, brokers []string, n int, within time.Duration)
 			if err != nil {
 				t.Fatalf("ticket record is not a CloudEvent: %v", err)
 			}
-			if ev.Type == ticketing.TypeTicketMessageStatus {
+			if ev.Type == gateway.TypeTicketMessageStatus {
 				continue
 			}
 			te := ticketEvent{Event: ev, Key: string(m.Key)}

@@ -215,7 +215,7 @@ func TestTwilioSMSEndToEnd(t *testing.T) {
 				if data.Message.Direction == "inbound" {
 					inbound = append(inbound, data.Message.ProviderID)
 				}
-			case ticketing.TypeTicketMessageStatus:
+			case gateway.TypeTicketMessageStatus:
 				// The sender's own "sent" may come first; after
 				// "delivered", a late "sent" must change nothing.
 				if data.Message.ProviderID != outboundSID(1) {
@@ -225,7 +225,7 @@ func TestTwilioSMSEndToEnd(t *testing.T) {
 					t.Fatalf("status %s after delivered moved the message backwards", data.Delivery.Status)
 				}
 				delivered = data.Delivery.Status == "delivered"
-			case ticketing.TypeTicketContactOptedOut:
+			case gateway.TypeTicketContactOptedOut:
 				optedOut = true
 			}
 		case <-ctx.Done():

@@ -325,8 +325,8 @@ func TestDeskCommandOverHTTPAndKafkaGivesTheSameEvents(t *testing.T) {
 	}
 	httpTypes, httpData := run(true)
 	kafkaTypes, kafkaData := run(false)
-	want := []string{ticketing.TypeTicketAssigned, ticketing.TypeTicketTransferred, gateway.TypeCommandRejected,
-		ticketing.TypeTicketCommentAdded, ticketing.TypeTicketReturned, gateway.TypeTicketClosed}
+	want := []string{gateway.TypeTicketAssigned, gateway.TypeTicketTransferred, gateway.TypeCommandRejected,
+		gateway.TypeTicketCommentAdded, gateway.TypeTicketReturned, gateway.TypeTicketClosed}
 	if !slices.Equal(httpTypes, want) || !slices.Equal(kafkaTypes, want) {
 		t.Fatalf("events over HTTP %v, over Kafka %v, want %v", httpTypes, kafkaTypes, want)
 	}

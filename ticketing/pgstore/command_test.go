@@ -374,7 +374,7 @@ func TestR28_WindowClosingPublishedOncePerWindow(t *testing.T) {
 		t.Fatalf("second sweep warned %d, want 0", n)
 	}
 	types := outboxTypes(t, pool)
-	if types[len(types)-1] != ticketing.TypeTicketWindowClosing {
+	if types[len(types)-1] != gateway.TypeTicketWindowClosing {
 		t.Fatalf("events %v", types)
 	}
 	_, last := ticketEvents(t, pool)

@@ -112,7 +112,7 @@ func TestR18_QuickAcceptRaceOfTwentyAgents(t *testing.T) {
 	if !slices.Equal(assigned, oldest) {
 		t.Fatalf("assigned %v, want the %d oldest %v", assigned, agents*each, oldest)
 	}
-	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE topic = 'tickets' AND convert_from(value, 'UTF8')::jsonb->>'type' = $1`, ticketing.TypeTicketAssigned); n != agents*each {
+	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE topic = 'tickets' AND convert_from(value, 'UTF8')::jsonb->>'type' = $1`, gateway.TypeTicketAssigned); n != agents*each {
 		t.Fatalf("%d assigned events, want %d", n, agents*each)
 	}
 }
@@ -204,7 +204,7 @@ func TestDeskCommandsOverTheCommandsTopic(t *testing.T) {
 		}
 		history = append(history, s)
 	}
-	want := []string{gateway.TypeTicketCreated + " by ", ticketing.TypeTicketAssigned + " by ann", ticketing.TypeTicketTransferred + " by ann", ticketing.TypeTicketCommentAdded + " by bob"}
+	want := []string{gateway.TypeTicketCreated + " by ", gateway.TypeTicketAssigned + " by ann", gateway.TypeTicketTransferred + " by ann", gateway.TypeTicketCommentAdded + " by bob"}
 	if !slices.Equal(history, want) {
 		t.Fatalf("history %v, want %v", history, want)
 	}

@@ -167,7 +167,7 @@ func TestR19_R20_AssignedAndClosedLists(t *testing.T) {
 		t.Fatalf("ann reading cid's conversation: %v", err)
 	}
 	d, err := svc.Conversation(ctx, ann, convs[0])
-	if err != nil || len(d.Messages) != 3 || len(d.Events) != 2 || d.Events[1].Type != ticketing.TypeTicketAssigned || d.Events[1].Actor != "ann" {
+	if err != nil || len(d.Messages) != 3 || len(d.Events) != 2 || d.Events[1].Type != gateway.TypeTicketAssigned || d.Events[1].Actor != "ann" {
 		t.Fatalf("ann's conversation: %+v (%v)", d, err)
 	}
 }

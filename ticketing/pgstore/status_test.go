@@ -75,7 +75,7 @@ func statusEvents(t testing.TB, pool *pgxpool.Pool) []ticketing.MessageStatusEve
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type == ticketing.TypeTicketMessageStatus {
+		if ev.Type == gateway.TypeTicketMessageStatus {
 			out = append(out, data)
 		}
 	}
