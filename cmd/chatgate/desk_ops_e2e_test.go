@@ -29,6 +29,10 @@ func TestDeskOperationsEndToEnd(t *testing.T) {
 	bob := createToken(t, db, "--role", "agent", "--agent", "bob")
 	sup := createToken(t, db, "--role", "supervisor", "--agent", "sue")
 
+	// An agent's own client reports that agent's presence, nobody else's.
+	s.mustCall(t, http.MethodPut, "/v1/agents/ann/presence", ann, map[string]string{"status": "away"}, http.StatusOK)
+	s.mustCall(t, http.MethodPut, "/v1/agents/bob/presence", ann, map[string]string{"status": "offline"}, http.StatusForbidden)
+
 	const tickets = 6
 	for i := range tickets {
 		s.mustPost(t, apiMessage{ID: fmt.Sprintf("q-%d", i), From: fmt.Sprintf("+1555200%04d", i), Text: "help"})

@@ -92,14 +92,16 @@ type Route struct {
 // with authentication and mount.
 func (h *Handlers) Routes() []Route {
 	ops := []httpapi.Role{httpapi.RoleOps}
-	desk := []httpapi.Role{httpapi.RoleDesk}
+	// A desk service reports any agent; an agent's (or supervisor's) own
+	// client reports that agent only.
+	presence := []httpapi.Role{httpapi.RoleDesk, httpapi.RoleAgent, httpapi.RoleSupervisor}
 	return []Route{
 		{"GET /v1/departments", http.HandlerFunc(h.list), ops},
 		{"PUT /v1/departments", http.HandlerFunc(h.applySet), ops},
 		{"GET /v1/departments/{id}", http.HandlerFunc(h.get), ops},
 		{"PUT /v1/departments/{id}", http.HandlerFunc(h.put), ops},
 		{"DELETE /v1/departments/{id}", http.HandlerFunc(h.delete), ops},
-		{"PUT /v1/agents/{id}/presence", http.HandlerFunc(h.presence), desk},
+		{"PUT /v1/agents/{id}/presence", http.HandlerFunc(h.presence), presence},
 	}
 }
 
@@ -288,6 +290,10 @@ func (h *Handlers) delete(w http.ResponseWriter, r *http.Request) {
 // crashes stops repeating it and the agent stops counting after the TTL.
 func (h *Handlers) presence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if p, ok := httpapi.PrincipalFrom(r.Context()); ok && p.Role.ActsAsAgent() && p.Agent != id {
+		writeError(w, http.StatusForbidden, "not_permitted", fmt.Sprintf("this token belongs to agent %q and may report only that agent's presence", p.Agent), nil)
+		return
+	}
 	var body PresenceBody
 	if err := httpapi.DecodeJSON(w, r, 0, &body); err != nil {
 		httpapi.WriteErrorFrom(w, err)
