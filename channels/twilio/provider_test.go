@@ -18,6 +18,7 @@ import (
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/gateway/sender/sendertest"
 )
 
 // reply is one answer of the stand-in.
@@ -522,53 +523,6 @@ func TestNewProvider_Refuses(t *testing.T) {
 	}
 }
 
-// memLog is an in-memory gateway.SendLog.
-type memLog struct {
-	mu sync.Mutex
-	m  map[string]gateway.SendAttempt
-}
-
-func (l *memLog) Begin(_ context.Context, id string, ch gateway.Channel, at time.Time) (gateway.SendAttempt, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a, ok := l.m[id]; ok {
-		return a, false, nil
-	}
-	l.m[id] = gateway.SendAttempt{RequestID: id, Channel: ch, Status: gateway.StatusSending, StartedAt: at}
-	return gateway.SendAttempt{}, true, nil
-}
-
-func (l *memLog) Finish(_ context.Context, a gateway.SendAttempt) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	prev, ok := l.m[a.RequestID]
-	if !ok {
-		return errors.New("not claimed")
-	}
-	a.Channel, a.StartedAt = prev.Channel, prev.StartedAt
-	l.m[a.RequestID] = a
-	return nil
-}
-
-// statusSink is a Publisher that decodes the status records.
-type statusSink struct {
-	mu       sync.Mutex
-	statuses []gateway.Status
-}
-
-func (s *statusSink) Publish(_ context.Context, msgs ...gateway.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		_, st, err := gateway.DecodeRecord[gateway.Status](m.Value)
-		if err != nil {
-			return err
-		}
-		s.statuses = append(s.statuses, st)
-	}
-	return nil
-}
-
 // Through the shared runner, as the sender role runs it: temporary answers
 // are retried until Twilio accepts, permanent ones fail the message with
 // Twilio's code at once, an unknown outcome is not retried, and a
@@ -603,7 +557,7 @@ func TestR32_ProviderThroughTheRunner(t *testing.T) {
 			if tt.timeout > 0 {
 				cfg.SendTimeout = tt.timeout
 			}
-			log, sink := &memLog{m: map[string]gateway.SendAttempt{}}, &statusSink{}
+			log, sink := &sendertest.SendLog{}, &sendertest.StatusSink{}
 			r, err := sender.New(sender.Config{
 				Provider: newProvider(t, cfg, gateway.ChannelSMS), Log: log, Publisher: sink, Topics: topics,
 				Source: twilio.EventSource, Now: func() time.Time { return now }, InitialBackoff: time.Millisecond, MaxElapsed: 10 * time.Second,
@@ -623,10 +577,10 @@ func TestR32_ProviderThroughTheRunner(t *testing.T) {
 			if n := len(s.requests()); n != tt.requests {
 				t.Errorf("%d requests reached Twilio, want %d", n, tt.requests)
 			}
-			if len(sink.statuses) != 2 {
-				t.Fatalf("%d statuses, want 2 (one per delivery of the record)", len(sink.statuses))
+			if len(sink.Statuses()) != 2 {
+				t.Fatalf("%d statuses, want 2 (one per delivery of the record)", len(sink.Statuses()))
 			}
-			for _, got := range sink.statuses {
+			for _, got := range sink.Statuses() {
 				if got.RequestID != "req-7" || got.Contact != "+14133881111" || got.ProviderID != tt.want.ProviderID ||
 					got.Status != tt.want.Status || got.ErrorCode != tt.want.ErrorCode ||
 					(tt.want.ErrorMessage != "" && got.ErrorMessage != tt.want.ErrorMessage) {

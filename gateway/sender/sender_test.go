@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/gateway/sender/sendertest"
 )
 
 var at = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
@@ -28,52 +29,6 @@ func (p *fakeProvider) Send(_ context.Context, out gateway.Outbound) (string, er
 	n := len(p.calls)
 	p.mu.Unlock()
 	return p.SendFunc(n, out)
-}
-
-// memLog is an in-memory gateway.SendLog.
-type memLog struct {
-	mu sync.Mutex
-	m  map[string]gateway.SendAttempt
-}
-
-func (l *memLog) Begin(_ context.Context, id string, ch gateway.Channel, at time.Time) (gateway.SendAttempt, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a, ok := l.m[id]; ok {
-		return a, false, nil
-	}
-	l.m[id] = gateway.SendAttempt{RequestID: id, Channel: ch, Status: gateway.StatusSending, StartedAt: at}
-	return gateway.SendAttempt{}, true, nil
-}
-
-func (l *memLog) Finish(_ context.Context, a gateway.SendAttempt) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	prev, ok := l.m[a.RequestID]
-	if !ok {
-		return errors.New("not claimed")
-	}
-	a.Channel, a.StartedAt = prev.Channel, prev.StartedAt
-	l.m[a.RequestID] = a
-	return nil
-}
-
-type statusSink struct {
-	mu       sync.Mutex
-	statuses []gateway.Status
-}
-
-func (s *statusSink) Publish(_ context.Context, msgs ...gateway.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range msgs {
-		_, st, err := gateway.DecodeRecord[gateway.Status](m.Value)
-		if err != nil {
-			return err
-		}
-		s.statuses = append(s.statuses, st)
-	}
-	return nil
 }
 
 func outbound(t *testing.T, id, to string, ch gateway.Channel) gateway.Message {
@@ -100,7 +55,7 @@ func newRunner(t *testing.T, p sender.Provider, log gateway.SendLog, sink gatewa
 func TestR32_SentOncePerRequestID(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{channel: gateway.ChannelSMS, SendFunc: func(n int, out gateway.Outbound) (string, error) { return "SM" + out.RequestID, nil }}
-	log, sink := &memLog{m: map[string]gateway.SendAttempt{}}, &statusSink{}
+	log, sink := &sendertest.SendLog{}, &sendertest.StatusSink{}
 	r := newRunner(t, p, log, sink)
 	batch := []gateway.Message{outbound(t, "r1", "+1", gateway.ChannelSMS), outbound(t, "r1", "+1", gateway.ChannelSMS), outbound(t, "r2", "+2", gateway.ChannelSMS)}
 	for range 2 { // and the whole batch redelivered
@@ -111,7 +66,7 @@ func TestR32_SentOncePerRequestID(t *testing.T) {
 	if len(p.calls) != 2 {
 		t.Fatalf("provider called %v, want r1 and r2 once each", p.calls)
 	}
-	for _, st := range sink.statuses {
+	for _, st := range sink.Statuses() {
 		if st.Status != gateway.StatusSent || st.ProviderID != "SM"+st.RequestID {
 			t.Fatalf("status %+v", st)
 		}
@@ -147,18 +102,18 @@ func TestR32_TemporaryErrorsAreRetriedPermanentOnesFailWithReason(t *testing.T) 
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := &fakeProvider{channel: gateway.ChannelSMS, SendFunc: tc.send}
-			sink := &statusSink{}
-			r := newRunner(t, p, &memLog{m: map[string]gateway.SendAttempt{}}, sink)
+			sink := &sendertest.StatusSink{}
+			r := newRunner(t, p, &sendertest.SendLog{}, sink)
 			if err := r.HandleBatch(context.Background(), []gateway.Message{outbound(t, "r", "+1", gateway.ChannelSMS)}); err != nil {
 				t.Fatal(err)
 			}
 			if len(p.calls) != tc.calls {
 				t.Fatalf("provider called %d times, want %d", len(p.calls), tc.calls)
 			}
-			if len(sink.statuses) != 1 || sink.statuses[0].Status != tc.status || sink.statuses[0].ErrorCode != tc.errorCode {
-				t.Fatalf("statuses %+v", sink.statuses)
+			if len(sink.Statuses()) != 1 || sink.Statuses()[0].Status != tc.status || sink.Statuses()[0].ErrorCode != tc.errorCode {
+				t.Fatalf("statuses %+v", sink.Statuses())
 			}
-			if tc.status == gateway.StatusFailed && sink.statuses[0].ErrorMessage == "" {
+			if tc.status == gateway.StatusFailed && sink.Statuses()[0].ErrorMessage == "" {
 				t.Fatal("failed status without the provider's reason")
 			}
 		})
@@ -168,7 +123,7 @@ func TestR32_TemporaryErrorsAreRetriedPermanentOnesFailWithReason(t *testing.T) 
 func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{channel: gateway.ChannelSMS, SendFunc: func(int, gateway.Outbound) (string, error) { return "SM", nil }}
-	log, sink := &memLog{m: map[string]gateway.SendAttempt{}}, &statusSink{}
+	log, sink := &sendertest.SendLog{}, &sendertest.StatusSink{}
 	// A previous sender claimed the request and died before finishing.
 	if _, _, err := log.Begin(context.Background(), "r", gateway.ChannelSMS, at); err != nil {
 		t.Fatal(err)
@@ -180,16 +135,16 @@ func TestInterruptedSendIsNotRepeated(t *testing.T) {
 	if len(p.calls) != 0 {
 		t.Fatal("an interrupted send was sent again")
 	}
-	if len(sink.statuses) != 1 || sink.statuses[0].ErrorCode != sender.CodeOutcomeUnknown {
-		t.Fatalf("statuses %+v", sink.statuses)
+	if len(sink.Statuses()) != 1 || sink.Statuses()[0].ErrorCode != sender.CodeOutcomeUnknown {
+		t.Fatalf("statuses %+v", sink.Statuses())
 	}
 }
 
 func TestOtherChannelsAndBadRecordsAreSkipped(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{channel: gateway.ChannelSMS, SendFunc: func(int, gateway.Outbound) (string, error) { return "SM", nil }}
-	sink := &statusSink{}
-	r := newRunner(t, p, &memLog{m: map[string]gateway.SendAttempt{}}, sink)
+	sink := &sendertest.StatusSink{}
+	r := newRunner(t, p, &sendertest.SendLog{}, sink)
 	bad, err := gateway.Outbound{RequestID: "bad", Channel: gateway.ChannelSMS, To: "+1", CreatedAt: at}.Record("t", "chatgate.outbound")
 	if err != nil {
 		t.Fatal(err)
@@ -201,15 +156,15 @@ func TestOtherChannelsAndBadRecordsAreSkipped(t *testing.T) {
 	if len(p.calls) != 0 {
 		t.Fatalf("provider called for %v", p.calls)
 	}
-	if len(sink.statuses) != 1 || sink.statuses[0].RequestID != "bad" || sink.statuses[0].ErrorCode != sender.CodeInvalidRecord {
-		t.Fatalf("statuses %+v, want one invalid_record failure", sink.statuses)
+	if len(sink.Statuses()) != 1 || sink.Statuses()[0].RequestID != "bad" || sink.Statuses()[0].ErrorCode != sender.CodeInvalidRecord {
+		t.Fatalf("statuses %+v, want one invalid_record failure", sink.Statuses())
 	}
 }
 
 func TestOneContactsMessagesGoOutInOrder(t *testing.T) {
 	t.Parallel()
 	p := &fakeProvider{channel: gateway.ChannelSMS, SendFunc: func(n int, out gateway.Outbound) (string, error) { return out.RequestID, nil }}
-	r := newRunner(t, p, &memLog{m: map[string]gateway.SendAttempt{}}, &statusSink{})
+	r := newRunner(t, p, &sendertest.SendLog{}, &sendertest.StatusSink{})
 	var batch []gateway.Message
 	for i := range 20 {
 		batch = append(batch, outbound(t, fmt.Sprintf("c%d-%02d", i%2, i), fmt.Sprintf("+%d", i%2), gateway.ChannelSMS))
