@@ -93,16 +93,3 @@ func openDatabase(ctx context.Context, dbURL string, stderr io.Writer) (*cliDB, 
 	}
 	return db, nil
 }
-
-// writeExport writes an export to stdout, or to the file out ("" or "-":
-// stdout).
-func writeExport(stdout io.Writer, out string, data []byte, what string) error {
-	if out == "" || out == "-" {
-		_, err := stdout.Write(data)
-		return err
-	}
-	if err := os.WriteFile(out, data, 0o644); err != nil {
-		return fmt.Errorf("export %s: %w", what, err)
-	}
-	return nil
-}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -68,17 +67,9 @@ routed once, one default) are checked before anything is written. -f - reads
 standard input.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var (
-				data []byte
-				err  error
-			)
-			if file == "-" {
-				data, err = io.ReadAll(cmd.InOrStdin())
-			} else {
-				data, err = os.ReadFile(file)
-			}
+			data, err := readInput(cmd.InOrStdin(), file, "departments")
 			if err != nil {
-				return fmt.Errorf("read departments file: %w", err)
+				return err
 			}
 			deps, err := parseDepartmentsFile(data)
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -167,17 +166,9 @@ Templates not in the file are left alone. The whole file is checked before anyth
 written. -f - reads standard input.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var (
-				data []byte
-				err  error
-			)
-			if file == "-" {
-				data, err = io.ReadAll(cmd.InOrStdin())
-			} else {
-				data, err = os.ReadFile(file)
-			}
+			data, err := readInput(cmd.InOrStdin(), file, "templates")
 			if err != nil {
-				return fmt.Errorf("read templates file: %w", err)
+				return err
 			}
 			want, err := templates.ParseFile(data)
 			if err != nil {
