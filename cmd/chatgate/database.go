@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/postgres"
@@ -92,4 +93,24 @@ func openDatabase(ctx context.Context, dbURL string, stderr io.Writer) (*cliDB, 
 		return nil, err
 	}
 	return db, nil
+}
+
+// storeRunner runs a CLI command's work with a store on its database.
+type storeRunner[S any] func(cmd *cobra.Command, fn func(ctx context.Context, s S) error) error
+
+// databaseFlag adds --database-url to cmd and returns a runner that opens
+// that database (see openDatabase), builds a store on it with newStore, and
+// runs fn with it: the shape every database CLI command shares.
+func databaseFlag[S any](cmd *cobra.Command, stderr io.Writer, newStore func(*pgxpool.Pool) S) storeRunner[S] {
+	var dbURL string
+	cmd.PersistentFlags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default CHATGATE_DATABASE_URL, else the managed local database)")
+	return func(cmd *cobra.Command, fn func(context.Context, S) error) error {
+		ctx := cmd.Context()
+		db, err := openDatabase(ctx, dbURL, stderr)
+		if err != nil {
+			return err
+		}
+		defer db.close()
+		return fn(ctx, newStore(db.pool))
+	}
 }

@@ -26,7 +26,6 @@ import (
 // departments (business hours, routing, auto-responder texts) straight on
 // the database, through the same service the HTTP API /v1/departments uses.
 func newDepartmentsCmd(stdout, stderr io.Writer) *cobra.Command {
-	var dbURL string
 	cmd := &cobra.Command{
 		Use:   "departments",
 		Short: "Apply and export departments (business hours, routing, auto-responder texts)",
@@ -37,23 +36,12 @@ the managed local PostgreSQL under CHATGATE_DATA_DIR: the one a running 'chatgat
 serves, or, when chatgate is not running, they start it for the duration of the command.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.PersistentFlags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default CHATGATE_DATABASE_URL, else the managed local database)")
-	withStore := func(cmd *cobra.Command, fn func(ctx context.Context, s *pgstore.Store) error) error {
-		ctx := cmd.Context()
-		db, err := openDatabase(ctx, dbURL, stderr)
-		if err != nil {
-			return err
-		}
-		defer db.close()
-		return fn(ctx, pgstore.New(db.pool))
-	}
+	withStore := databaseFlag(cmd, stderr, pgstore.New)
 	cmd.AddCommand(newDepartmentsApplyCmd(stdout, withStore), newDepartmentsExportCmd(stdout, withStore))
 	return cmd
 }
 
-type departmentStoreRunner func(cmd *cobra.Command, fn func(ctx context.Context, s *pgstore.Store) error) error
-
-func newDepartmentsApplyCmd(stdout io.Writer, withStore departmentStoreRunner) *cobra.Command {
+func newDepartmentsApplyCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var file string
 	var prune, dryRun bool
 	cmd := &cobra.Command{
@@ -129,7 +117,7 @@ func printDepartmentChanges(w io.Writer, ch ticketing.DepartmentChanges, verb st
 		len(ch.Created), verb, len(ch.Updated), verb, len(ch.Deleted), verb, len(ch.Unchanged))
 }
 
-func newDepartmentsExportCmd(stdout io.Writer, withStore departmentStoreRunner) *cobra.Command {
+func newDepartmentsExportCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "export",

@@ -21,7 +21,6 @@ import (
 // templates (SPEC R30) straight on the database, the same store the HTTP
 // API /v1/templates uses.
 func newTemplatesCmd(stdout, stderr io.Writer) *cobra.Command {
-	var dbURL string
 	cmd := &cobra.Command{
 		Use:   "templates",
 		Short: "List, show, apply, export, approve, reject and disable message templates",
@@ -34,18 +33,7 @@ serves, or, when chatgate is not running, they start it for the duration of the 
 Where a template exists in one language only, --language may be left out.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.PersistentFlags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default CHATGATE_DATABASE_URL, else the managed local database)")
-
-	// withStore runs fn with a store on the configured database.
-	withStore := func(cmd *cobra.Command, fn func(ctx context.Context, s *pgstore.Store) error) error {
-		ctx := cmd.Context()
-		db, err := openDatabase(ctx, dbURL, stderr)
-		if err != nil {
-			return err
-		}
-		defer db.close()
-		return fn(ctx, pgstore.New(db.pool))
-	}
+	withStore := databaseFlag(cmd, stderr, pgstore.New)
 
 	cmd.AddCommand(
 		newTemplatesListCmd(stdout, withStore),
@@ -62,9 +50,7 @@ Where a template exists in one language only, --language may be left out.`,
 	return cmd
 }
 
-type storeRunner func(cmd *cobra.Command, fn func(ctx context.Context, s *pgstore.Store) error) error
-
-func newTemplatesListCmd(stdout io.Writer, withStore storeRunner) *cobra.Command {
+func newTemplatesListCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var p templates.ListParams
 	var status, channel, category, language string
 	cmd := &cobra.Command{
@@ -122,7 +108,7 @@ func newTemplatesListCmd(stdout io.Writer, withStore storeRunner) *cobra.Command
 	return cmd
 }
 
-func newTemplatesShowCmd(stdout io.Writer, withStore storeRunner) *cobra.Command {
+func newTemplatesShowCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var language string
 	var version int
 	cmd := &cobra.Command{
@@ -153,7 +139,7 @@ func newTemplatesShowCmd(stdout io.Writer, withStore storeRunner) *cobra.Command
 	return cmd
 }
 
-func newTemplatesApplyCmd(stdout io.Writer, withStore storeRunner) *cobra.Command {
+func newTemplatesApplyCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var file string
 	var dryRun bool
 	cmd := &cobra.Command{
@@ -214,7 +200,7 @@ func printApplyReport(w io.Writer, rep *templates.ApplyReport, verb string) {
 		rep.Count(templates.ApplyStatusChanged), verb, rep.Count(templates.ApplyUnchanged))
 }
 
-func newTemplatesExportCmd(stdout io.Writer, withStore storeRunner) *cobra.Command {
+func newTemplatesExportCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "export",
@@ -238,7 +224,7 @@ func newTemplatesExportCmd(stdout io.Writer, withStore storeRunner) *cobra.Comma
 	return cmd
 }
 
-func newTemplatesStatusCmd(stdout io.Writer, withStore storeRunner, verb string, to templates.Status, short string) *cobra.Command {
+func newTemplatesStatusCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store], verb string, to templates.Status, short string) *cobra.Command {
 	var language string
 	cmd := &cobra.Command{
 		Use:   verb + " NAME",

@@ -19,7 +19,6 @@ import (
 // tokens stored in the database (docs/tokens.md), next to the bootstrap
 // tokens of the environment.
 func newTokensCmd(stdout, stderr io.Writer) *cobra.Command {
-	var dbURL string
 	cmd := &cobra.Command{
 		Use:   "tokens",
 		Short: "Create, list and revoke bearer tokens for agents, supervisors, desks, ops and API channels",
@@ -36,17 +35,7 @@ the managed local PostgreSQL under CHATGATE_DATA_DIR: the one a running 'chatgat
 serves, or, when chatgate is not running, they start it for the duration of the command.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.PersistentFlags().StringVar(&dbURL, "database-url", "", "PostgreSQL URL (default CHATGATE_DATABASE_URL, else the managed local database)")
-
-	withStore := func(cmd *cobra.Command, fn func(ctx context.Context, s *postgres.TokenStore) error) error {
-		ctx := cmd.Context()
-		db, err := openDatabase(ctx, dbURL, stderr)
-		if err != nil {
-			return err
-		}
-		defer db.close()
-		return fn(ctx, postgres.NewTokenStore(db.pool))
-	}
+	withStore := databaseFlag(cmd, stderr, postgres.NewTokenStore)
 	cmd.AddCommand(
 		newTokensCreateCmd(stdout, stderr, withStore),
 		newTokensListCmd(stdout, withStore),
@@ -54,8 +43,6 @@ serves, or, when chatgate is not running, they start it for the duration of the 
 	)
 	return cmd
 }
-
-type tokenStoreRunner func(cmd *cobra.Command, fn func(ctx context.Context, s *postgres.TokenStore) error) error
 
 func roleNames() string {
 	var names []string
@@ -65,7 +52,7 @@ func roleNames() string {
 	return strings.Join(names, ", ")
 }
 
-func newTokensCreateCmd(stdout, stderr io.Writer, withStore tokenStoreRunner) *cobra.Command {
+func newTokensCreateCmd(stdout, stderr io.Writer, withStore storeRunner[*postgres.TokenStore]) *cobra.Command {
 	var p postgres.CreateTokenParams
 	var role string
 	var asJSON bool
@@ -115,7 +102,7 @@ api-channel tokens act for no single agent (no --agent).`,
 	return cmd
 }
 
-func newTokensListCmd(stdout io.Writer, withStore tokenStoreRunner) *cobra.Command {
+func newTokensListCmd(stdout io.Writer, withStore storeRunner[*postgres.TokenStore]) *cobra.Command {
 	var p postgres.ListTokensParams
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -149,7 +136,7 @@ func newTokensListCmd(stdout io.Writer, withStore tokenStoreRunner) *cobra.Comma
 	return cmd
 }
 
-func newTokensRevokeCmd(stdout io.Writer, withStore tokenStoreRunner) *cobra.Command {
+func newTokensRevokeCmd(stdout io.Writer, withStore storeRunner[*postgres.TokenStore]) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID...",
 		Short: "Revoke tokens by id (from list)",
