@@ -358,36 +358,24 @@ func (r *demoRun) script() error {
 	}
 
 	r.section("1. Out of hours: Thandi leaves a message (R6, R7, R12)")
-	if err := r.say(demoThandi, "Hello, my order has not arrived"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, []string{oh, prompt}, []demoWant{
+	if err := r.turn(demoThandi, "Hello, my order has not arrived", []string{oh, prompt}, []demoWant{
 		{Conv: "thandi-ticket", Type: "created", Kind: "live_chat", State: "unassigned"},
 		{Conv: "thandi-ticket", Type: "message_added"},
 	}); err != nil {
 		return err
 	}
-	if err := r.say(demoThandi, "yes"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, nil, []demoWant{
+	if err := r.turn(demoThandi, "yes", nil, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_started", Kind: "ticket"},
 	}); err != nil {
 		return err
 	}
 	for _, m := range []string{"It is order 1234.", "It was due on Monday."} {
-		if err := r.say(demoThandi, m); err != nil {
-			return err
-		}
-		if err := r.expect(demoThandi, nil, []demoWant{{Conv: "thandi-ticket", Type: "message_added"}}); err != nil {
+		if err := r.turn(demoThandi, m, nil, []demoWant{{Conv: "thandi-ticket", Type: "message_added"}}); err != nil {
 			return err
 		}
 	}
-	if err := r.say(demoThandi, "//end"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
+	if err := r.turn(demoThandi, "//end", []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_closed", Reason: ticketing.ReasonEndedByContact, Kind: "ticket", State: "unassigned"},
 	}); err != nil {
@@ -396,32 +384,20 @@ func (r *demoRun) script() error {
 	r.ok("ticket #%d waits in the unassigned queue with Thandi's 5 messages", r.convs["thandi-ticket"])
 
 	r.section("2. Thandi writes again, still out of hours: merged into her open ticket (R13)")
-	if err := r.say(demoThandi, "Any news about my order?"); err != nil {
+	if err := r.turn(demoThandi, "Any news about my order?", []string{oh, prompt}, []demoWant{{Conv: "thandi-ticket", Type: "message_added", Kind: "ticket"}}); err != nil {
 		return err
 	}
-	if err := r.expect(demoThandi, []string{oh, prompt}, []demoWant{{Conv: "thandi-ticket", Type: "message_added", Kind: "ticket"}}); err != nil {
-		return err
-	}
-	if err := r.say(demoThandi, "YES"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, nil, []demoWant{
+	if err := r.turn(demoThandi, "YES", nil, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_started"},
 	}); err != nil {
 		return err
 	}
 	r.note("(NO after YES is an ordinary message of the ticket: R11)")
-	if err := r.say(demoThandi, "NO"); err != nil {
+	if err := r.turn(demoThandi, "NO", nil, []demoWant{{Conv: "thandi-ticket", Type: "message_added"}}); err != nil {
 		return err
 	}
-	if err := r.expect(demoThandi, nil, []demoWant{{Conv: "thandi-ticket", Type: "message_added"}}); err != nil {
-		return err
-	}
-	if err := r.say(demoThandi, "//end"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
+	if err := r.turn(demoThandi, "//end", []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_closed", Reason: ticketing.ReasonEndedByContact, State: "unassigned"},
 	}); err != nil {
@@ -430,19 +406,13 @@ func (r *demoRun) script() error {
 	r.ok("still one open ticket for Thandi: #%d", r.convs["thandi-ticket"])
 
 	r.section("3. Sipho answers NO: no ticket (R8)")
-	if err := r.say(demoSipho, "Hi, are you there?"); err != nil {
-		return err
-	}
-	if err := r.expect(demoSipho, []string{oh, prompt}, []demoWant{
+	if err := r.turn(demoSipho, "Hi, are you there?", []string{oh, prompt}, []demoWant{
 		{Conv: "sipho", Type: "created", Kind: "live_chat"},
 		{Conv: "sipho", Type: "message_added"},
 	}); err != nil {
 		return err
 	}
-	if err := r.say(demoSipho, "no"); err != nil {
-		return err
-	}
-	if err := r.expect(demoSipho, []string{r.text(ticketing.TextConsentDeclined)}, []demoWant{
+	if err := r.turn(demoSipho, "no", []string{r.text(ticketing.TextConsentDeclined)}, []demoWant{
 		{Conv: "sipho", Type: "message_added"},
 		{Conv: "sipho", Type: "closed", Reason: ticketing.ReasonConsentDeclined, Kind: "live_chat", State: "closed"},
 	}); err != nil {
@@ -451,10 +421,7 @@ func (r *demoRun) script() error {
 	r.ok("conversation #%d closed as a chat, no ticket", r.convs["sipho"])
 
 	r.section("4. Lerato does not answer the prompt: it expires (R10)")
-	if err := r.say(demoLerato, "Hello?"); err != nil {
-		return err
-	}
-	if err := r.expect(demoLerato, []string{oh, prompt}, []demoWant{
+	if err := r.turn(demoLerato, "Hello?", []string{oh, prompt}, []demoWant{
 		{Conv: "lerato", Type: "created"},
 		{Conv: "lerato", Type: "message_added"},
 	}); err != nil {
@@ -476,10 +443,7 @@ func (r *demoRun) script() error {
 	if err := r.presence("ann", "online"); err != nil {
 		return err
 	}
-	if err := r.say(demoThandi, "Hello again, is anyone there now?"); err != nil {
-		return err
-	}
-	if err := r.expect(demoThandi, nil, []demoWant{
+	if err := r.turn(demoThandi, "Hello again, is anyone there now?", nil, []demoWant{
 		{Conv: "thandi-ticket", Type: "closed", Reason: ticketing.ReasonSupersededByChat, Kind: "ticket", State: "closed"},
 		{Conv: "thandi-chat", Type: "created", Kind: "live_chat", State: "unassigned"},
 		{Conv: "thandi-chat", Type: "message_added"},
@@ -560,6 +524,15 @@ func (r *demoRun) say(contact, text string) error {
 	r.sent++
 	msg := demoMessage{ID: fmt.Sprintf("demo-%d-%d", r.started.UnixNano(), r.sent), From: contact, To: demoBusiness, Text: text}
 	return r.call("POST", "/v1/channels/api/messages", r.tgt.APIToken, msg, http.StatusAccepted)
+}
+
+// turn is one turn of the script: contact says text, then chatgate must
+// answer with texts and publish events.
+func (r *demoRun) turn(contact, text string, texts []string, events []demoWant) error {
+	if err := r.say(contact, text); err != nil {
+		return err
+	}
+	return r.expect(contact, texts, events)
 }
 
 func (r *demoRun) expect(contact string, texts []string, events []demoWant) error {
