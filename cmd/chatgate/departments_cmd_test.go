@@ -17,22 +17,13 @@ import (
 // runDepartments runs `chatgate departments ARGS --database-url URL`.
 func runDepartments(t *testing.T, dbURL string, args ...string) (string, error) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := newDepartmentsCmd(&stdout, &stderr)
-	cmd.SetArgs(append(args, "--database-url", dbURL))
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String(), err
+	out, _, err := runCLI(t, newDepartmentsCmd, dbURL, args...)
+	return out, err
 }
 
 func mustRunDepartments(t *testing.T, dbURL string, args ...string) string {
 	t.Helper()
-	out, err := runDepartments(t, dbURL, args...)
-	if err != nil {
-		t.Fatalf("chatgate departments %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	out, _ := mustRunCLI(t, newDepartmentsCmd, dbURL, args...)
 	return out
 }
 

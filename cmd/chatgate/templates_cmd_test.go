@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,22 +31,13 @@ const cliTemplatesFile = `templates:
 // runTemplates runs `chatgate templates ARGS --database-url URL`.
 func runTemplates(t *testing.T, dbURL string, args ...string) (string, error) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := newTemplatesCmd(&stdout, &stderr)
-	cmd.SetArgs(append(args, "--database-url", dbURL))
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	return stdout.String(), err
+	out, _, err := runCLI(t, newTemplatesCmd, dbURL, args...)
+	return out, err
 }
 
 func mustRunTemplates(t *testing.T, dbURL string, args ...string) string {
 	t.Helper()
-	out, err := runTemplates(t, dbURL, args...)
-	if err != nil {
-		t.Fatalf("chatgate templates %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	out, _ := mustRunCLI(t, newTemplatesCmd, dbURL, args...)
 	return out
 }
 

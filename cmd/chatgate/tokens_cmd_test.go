@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -26,23 +25,12 @@ import (
 // runTokens runs `chatgate tokens ARGS --database-url URL`.
 func runTokens(t *testing.T, dbURL string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := newTokensCmd(&out, &errOut)
-	cmd.SetArgs(append(args, "--database-url", dbURL))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return runCLI(t, newTokensCmd, dbURL, args...)
 }
 
 func mustRunTokens(t *testing.T, dbURL string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	stdout, stderr, err := runTokens(t, dbURL, args...)
-	if err != nil {
-		t.Fatalf("chatgate tokens %s: %v\n%s%s", strings.Join(args, " "), err, stdout, stderr)
-	}
-	return stdout, stderr
+	return mustRunCLI(t, newTokensCmd, dbURL, args...)
 }
 
 var secretLine = regexp.MustCompile(`^cg_[A-Za-z0-9_-]{43}\n$`)
