@@ -29,6 +29,10 @@ const (
 	KindReaction InboundKind = "reaction" // Reaction and TargetID set
 	KindEdit     InboundKind = "edit"     // Text is the new text of TargetID
 	KindRevoke   InboundKind = "revoke"   // TargetID was deleted by the contact
+	// KindEndChat: the contact ended the live chat (R24) by a control of its
+	// channel (the API channel's end_chat event); Text may be empty. An end
+	// keyword typed as text stays KindText: the ticketing rules recognise it.
+	KindEndChat InboundKind = "end_chat"
 )
 
 // Media is a reference to an attachment kept outside Kafka (provider URL or
@@ -65,14 +69,18 @@ type Inbound struct {
 	Kind        InboundKind `json:"kind,omitempty"` // empty means text
 	Text        string      `json:"text"`
 	ContactName string      `json:"contact_name,omitempty"`
-	ReceivedAt  time.Time   `json:"received_at"`
-	Media       []Media     `json:"media,omitempty"`
-	Location    *Location   `json:"location,omitempty"`
-	Contacts    []string    `json:"contacts,omitempty"` // vCards
-	Button      *Button     `json:"button,omitempty"`
-	Reaction    string      `json:"reaction,omitempty"`  // emoji; empty removes a reaction
-	ReplyTo     string      `json:"reply_to,omitempty"`  // provider id of the quoted message
-	TargetID    string      `json:"target_id,omitempty"` // provider id a reaction, edit or revoke is about
+	// Language is the contact's language as its channel reports it (the API
+	// channel's "language"), in canonical form (NormalizeLanguage); empty
+	// when the channel does not know it (R34).
+	Language   string    `json:"language,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	Media      []Media   `json:"media,omitempty"`
+	Location   *Location `json:"location,omitempty"`
+	Contacts   []string  `json:"contacts,omitempty"` // vCards
+	Button     *Button   `json:"button,omitempty"`
+	Reaction   string    `json:"reaction,omitempty"`  // emoji; empty removes a reaction
+	ReplyTo    string    `json:"reply_to,omitempty"`  // provider id of the quoted message
+	TargetID   string    `json:"target_id,omitempty"` // provider id a reaction, edit or revoke is about
 }
 
 // EffectiveKind returns Kind, with empty meaning text.
@@ -112,7 +120,7 @@ func (in Inbound) Validate() error {
 	kind := in.EffectiveKind()
 	check("text", in.Text, MaxTextLen, kind == KindText || kind == KindButton || kind == KindEdit)
 	switch kind {
-	case KindText, KindEdit, KindRevoke, KindReaction:
+	case KindText, KindEdit, KindRevoke, KindReaction, KindEndChat:
 	case KindMedia:
 		if len(in.Media) == 0 {
 			errs = append(errs, errors.New("media is required for kind media"))
@@ -141,6 +149,11 @@ func (in Inbound) Validate() error {
 		errs = append(errs, fmt.Errorf("target_id is required for kind %s", kind))
 	}
 	check("contact_name", in.ContactName, MaxContactNameLen, false)
+	if in.Language != "" {
+		if canon, err := NormalizeLanguage(in.Language); err != nil || canon != in.Language {
+			errs = append(errs, fmt.Errorf("language %q is not a canonical language tag (like pt_BR)", in.Language))
+		}
+	}
 	if in.ReceivedAt.IsZero() {
 		errs = append(errs, errors.New("received_at is required"))
 	}

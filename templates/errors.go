@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // Sentinel errors callers branch on with errors.Is. The typed errors of this
@@ -19,7 +21,7 @@ var (
 	// ErrInvalid reports a template that breaks a validation rule.
 	ErrInvalid = errors.New("invalid template")
 	// ErrInvalidLanguage reports a language tag that cannot be normalised.
-	ErrInvalidLanguage = errors.New("invalid language")
+	ErrInvalidLanguage = gateway.ErrInvalidLanguage
 	// ErrVariables reports missing, extra, empty or otherwise unusable
 	// variable values given to Render.
 	ErrVariables = errors.New("template variables do not match")
