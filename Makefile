@@ -7,8 +7,10 @@ GO ?= go
 run: deps
 	$(GO) run ./cmd/chatgate run
 
-## test: the whole test suite (real PostgreSQL and the embedded broker; race detector on)
+## test: the whole test suite (real PostgreSQL, the embedded broker, a MinIO server for the S3
+## blob store; race detector on)
 test: deps
+	@scripts/ensure-minio.sh
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 ## check: formatting, vet and builds that CI also checks
