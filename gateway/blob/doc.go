@@ -1,7 +1,7 @@
 // Package blob keeps media bytes for chatgate (R39, R40): the
 // gateway.BlobStore implementations, the content sniffer and file-name
-// sanitiser every Put applies, and the signed URLs providers fetch
-// outbound media from.
+// sanitiser every Put applies, the signed URLs providers fetch outbound
+// media from, and garbage collection.
 //
 // Blobs are content-addressed: the key is the sha256 of the bytes, so the
 // same attachment delivered twice (a redelivered webhook, a forwarded
