@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -92,6 +91,9 @@ type PostgresConfig struct {
 	// StartTimeout bounds the wait for the server to accept connections,
 	// default 2 minutes.
 	StartTimeout time.Duration
+	// OldServerWait bounds the wait for the server of an earlier run to
+	// finish exiting (its owner was killed moments ago), default 30 s.
+	OldServerWait time.Duration
 	// Logger receives what runs where (never the password); nil discards.
 	Logger *slog.Logger
 }
@@ -106,6 +108,9 @@ func (cfg PostgresConfig) withDefaults() PostgresConfig {
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = DefaultPostgresStartTimeout
+	}
+	if cfg.OldServerWait == 0 {
+		cfg.OldServerWait = DefaultOldServerWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -124,6 +129,8 @@ func (cfg PostgresConfig) validate() error {
 		return errors.New("PostgresConfig.Database contains a NUL byte")
 	case cfg.StartTimeout < 0:
 		return fmt.Errorf("PostgresConfig.StartTimeout %v is negative", cfg.StartTimeout)
+	case cfg.OldServerWait < 0:
+		return fmt.Errorf("PostgresConfig.OldServerWait %v is negative", cfg.OldServerWait)
 	}
 	return nil
 }
@@ -137,6 +144,7 @@ type Postgres struct {
 	runAs    serverUser
 	dir      string // absolute cfg.Dir
 	dataDir  string
+	unlock   func() error // releases lockName
 	password string
 	port     int
 	sockDir  string
@@ -177,14 +185,40 @@ func StartPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 }
 
 // preparePostgres does everything up to starting the server: it finds the
-// binaries, lays out Dir, creates the cluster on first use, and fixes what
-// running as root requires.
+// binaries, lays out Dir, takes its lock, waits for the server of an earlier
+// run to go, creates the cluster on first use, and fixes what running as
+// root requires.
 func preparePostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err error) {
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve Dir: %w", err)
 	}
 	p := &Postgres{cfg: cfg, log: cfg.Logger, dir: dir, dataDir: filepath.Join(dir, pgdataName)}
+	defer func() {
+		if err != nil {
+			p.cleanup()
+		}
+	}()
+
+	// Nothing to run: say what to install before touching any directory.
+	if _, _, err := locateBinaries(cfg.BinDir, ""); err != nil {
+		return nil, err
+	}
+	if p.runAs, err = lookupServerUser(cfg.OSUser); err != nil {
+		return nil, err
+	}
+	created, err := mkdirAllTracked(dir, 0o700)
+	if err != nil {
+		return nil, fmt.Errorf("create Dir: %w", err)
+	}
+	if p.runAs.cred != nil {
+		if err := ensureTraversable(dir, created, p.runAs); err != nil {
+			return nil, err
+		}
+	}
+	if p.unlock, err = lockDir(filepath.Join(p.dir, lockName)); err != nil {
+		return nil, fmt.Errorf("another chatgate process manages the cluster in %s: %w", dir, err)
+	}
 
 	clusterVersion, err := readClusterVersion(p.dataDir)
 	if err != nil {
@@ -198,35 +232,20 @@ func preparePostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err 
 			"install PostgreSQL %s and point BinDir at it, or dump the data and remove %s",
 			p.dataDir, clusterVersion, p.bins.postgres, p.bins.version, clusterVersion, p.dataDir)
 	}
-	if p.runAs, err = lookupServerUser(cfg.OSUser); err != nil {
+	if err := awaitOldServer(ctx, p.dataDir, cfg.OldServerWait, p.log); err != nil {
 		return nil, err
 	}
 
-	created, err := mkdirAllTracked(dir, 0o700)
-	if err != nil {
-		return nil, fmt.Errorf("create Dir: %w", err)
-	}
-	if p.runAs.cred != nil {
-		if err := ensureTraversable(dir, created, p.runAs); err != nil {
-			return nil, err
-		}
-	}
-
 	// Open the log first so initdb's complaints land in it too.
-	p.logFile, err = os.OpenFile(filepath.Join(dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	p.logFile, err = os.OpenFile(filepath.Join(p.dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open server log: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = p.logFile.Close()
-		}
-	}()
 	if p.logOffset, err = p.logFile.Seek(0, io.SeekEnd); err != nil {
 		return nil, fmt.Errorf("seek server log: %w", err)
 	}
 
-	if p.password, err = loadOrCreatePassword(dir, clusterVersion != ""); err != nil {
+	if p.password, err = loadOrCreatePassword(p.dir, clusterVersion != ""); err != nil {
 		return nil, err
 	}
 	if clusterVersion == "" {
@@ -237,9 +256,6 @@ func preparePostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err 
 		if err := chownTreeIfNeeded(p.dataDir, p.runAs); err != nil {
 			return nil, err
 		}
-	}
-	if err := checkPostmasterPID(p.dataDir, p.log); err != nil {
-		return nil, err
 	}
 	if err := p.chooseSocketDir(); err != nil {
 		return nil, err
@@ -508,13 +524,20 @@ func (p *Postgres) stop(ctx context.Context) error {
 	return nil
 }
 
-// cleanup releases what a stopped (or never started) server leaves behind.
+// cleanup releases what a stopped (or never started) server leaves behind,
+// the directory's lock last. Safe to call twice.
 func (p *Postgres) cleanup() {
 	if p.tempSock {
 		_ = os.RemoveAll(p.sockDir)
+		p.tempSock = false
 	}
 	if p.logFile != nil {
 		_ = p.logFile.Close()
+		p.logFile = nil
+	}
+	if p.unlock != nil {
+		_ = p.unlock()
+		p.unlock = nil
 	}
 }
 
@@ -724,39 +747,6 @@ func loadOrCreatePassword(dir string, clusterExists bool) (string, error) {
 	return pw, nil
 }
 
-// checkPostmasterPID inspects a postmaster.pid left in dataDir. A live
-// postgres serving this directory means another server owns the cluster:
-// ErrDirInUse. A pid now used by some other process (common after a reboot or
-// in containers, where pids repeat) would make postgres refuse to start, so
-// we remove that stale file. A dead pid is left to postgres, which handles it.
-func checkPostmasterPID(dataDir string, log *slog.Logger) error {
-	path := filepath.Join(dataDir, "postmaster.pid")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 || !processAlive(pid) {
-		return nil
-	}
-	isPostgres, cwd, known := postgresProcess(pid)
-	if !known {
-		return nil
-	}
-	if isPostgres && sameDir(cwd, dataDir) {
-		return fmt.Errorf("%w: PostgreSQL (pid %d) is already running on %s; stop it, or use another Dir", ErrDirInUse, pid, dataDir)
-	}
-	log.Warn("removing stale postmaster.pid: its pid belongs to another process now", "pid", pid, "data_dir", dataDir)
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove stale %s: %w", path, err)
-	}
-	return nil
-}
-
 // sameDir reports whether a and b name the same directory.
 func sameDir(a, b string) bool {
 	fa, errA := os.Stat(a)
@@ -784,6 +774,15 @@ type pgBinaries struct {
 
 // findBinaries locates initdb and postgres; see PostgresConfig.BinDir.
 func findBinaries(ctx context.Context, binDir, clusterVersion string) (pgBinaries, error) {
+	initdb, postgres, err := locateBinaries(binDir, clusterVersion)
+	if err != nil {
+		return pgBinaries{}, err
+	}
+	return describeBinaries(ctx, initdb, postgres)
+}
+
+// locateBinaries is findBinaries without running anything.
+func locateBinaries(binDir, clusterVersion string) (initdb, postgres string, err error) {
 	var dirs []string
 	if binDir != "" {
 		dirs = []string{binDir}
@@ -794,20 +793,20 @@ func findBinaries(ctx context.Context, binDir, clusterVersion string) (pgBinarie
 		initdb, errI := exec.LookPath("initdb")
 		postgres, errP := exec.LookPath("postgres")
 		if errI == nil && errP == nil {
-			return describeBinaries(ctx, initdb, postgres)
+			return initdb, postgres, nil
 		}
 		dirs = append(dirs, debianBinDirs()...)
 	}
 	for _, d := range dirs {
 		initdb, postgres := filepath.Join(d, "initdb"), filepath.Join(d, "postgres")
 		if isExecutable(initdb) && isExecutable(postgres) {
-			return describeBinaries(ctx, initdb, postgres)
+			return initdb, postgres, nil
 		}
 	}
 	if binDir != "" {
-		return pgBinaries{}, fmt.Errorf("BinDir %s has no initdb and postgres: %w", binDir, ErrNoPostgresBinaries)
+		return "", "", fmt.Errorf("BinDir %s has no initdb and postgres: %w", binDir, ErrNoPostgresBinaries)
 	}
-	return pgBinaries{}, fmt.Errorf("searched PATH and /usr/lib/postgresql/*/bin: %w", ErrNoPostgresBinaries)
+	return "", "", fmt.Errorf("searched PATH and /usr/lib/postgresql/*/bin: %w", ErrNoPostgresBinaries)
 }
 
 // debianBinDirs returns /usr/lib/postgresql/*/bin, highest version first.
@@ -870,145 +869,4 @@ func describeBinaries(ctx context.Context, initdb, postgres string) (pgBinaries,
 		major += "." + parts[1]
 	}
 	return pgBinaries{initdb: initdb, postgres: postgres, version: version, major: major}, nil
-}
-
-// serverUser is who initdb and postgres run as.
-type serverUser struct {
-	name string
-	gids []uint32    // primary and supplementary groups, for permission checks
-	cred *credential // nil: run as ourselves
-}
-
-// lookupServerUser returns the current user, or osUser when we are root:
-// initdb and postgres refuse to run as root.
-func lookupServerUser(osUser string) (serverUser, error) {
-	if os.Geteuid() != 0 {
-		name := strconv.Itoa(os.Geteuid())
-		if u, err := user.Current(); err == nil {
-			name = u.Username
-		}
-		return serverUser{name: name}, nil
-	}
-	u, err := user.Lookup(osUser)
-	if err != nil {
-		return serverUser{}, fmt.Errorf("running as root, so PostgreSQL must run as OS user %q (initdb refuses root), "+
-			"but looking it up failed: %w; create the user (Debian: `apt-get install postgresql` does) "+
-			"or run chatgate as a non-root user", osUser, err)
-	}
-	uid, errU := strconv.ParseUint(u.Uid, 10, 32)
-	gid, errG := strconv.ParseUint(u.Gid, 10, 32)
-	if errU != nil || errG != nil {
-		return serverUser{}, fmt.Errorf("OS user %q has a non-numeric uid %q or gid %q", osUser, u.Uid, u.Gid)
-	}
-	cred := &credential{Uid: uint32(uid), Gid: uint32(gid)}
-	gids := []uint32{uint32(gid)}
-	if ids, err := u.GroupIds(); err == nil {
-		for _, id := range ids {
-			if g, err := strconv.ParseUint(id, 10, 32); err == nil && uint32(g) != uint32(gid) {
-				cred.Groups = append(cred.Groups, uint32(g))
-				gids = append(gids, uint32(g))
-			}
-		}
-	}
-	return serverUser{name: osUser, gids: gids, cred: cred}, nil
-}
-
-// mkdirAllTracked is os.MkdirAll that also returns the directories it
-// created, which are ours to adjust later.
-func mkdirAllTracked(dir string, perm os.FileMode) (map[string]bool, error) {
-	created := map[string]bool{}
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], perm); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		created[missing[i]] = true
-	}
-	return created, nil
-}
-
-// ensureTraversable makes sure the server user can reach dir: it needs
-// search (x) permission on dir and every parent. We add o+x to dir itself
-// and to the parents we created; anyone else's directories we only report,
-// all at once so one round of fixes is enough. o+x lets others pass through,
-// not list: the password file stays 0600.
-func ensureTraversable(dir string, created map[string]bool, u serverUser) error {
-	var blocked []string
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("check access to %s: %w", d, err)
-		}
-		if !canTraverse(fi, u) {
-			if d == dir || created[d] {
-				if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
-					return fmt.Errorf("let OS user %s traverse %s: %w", u.name, d, err)
-				}
-			} else {
-				blocked = append(blocked, d)
-			}
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if len(blocked) == 0 {
-		return nil
-	}
-	slices.Reverse(blocked)
-	return fmt.Errorf("PostgreSQL runs as OS user %q because chatgate runs as root, and it cannot traverse "+
-		"directory %s on the way to %s: run `chmod o+x %s`, choose a Dir elsewhere (e.g. under /var/lib), "+
-		"or run chatgate as a non-root user",
-		u.name, strings.Join(blocked, ", "), dir, strings.Join(blocked, " "))
-}
-
-// canTraverse reports whether u has search permission on the directory fi.
-func canTraverse(fi os.FileInfo, u serverUser) bool {
-	perm := fi.Mode().Perm()
-	uid, gid, ok := fileOwner(fi)
-	if !ok || u.cred == nil {
-		return perm&0o001 != 0
-	}
-	switch {
-	case uid == u.cred.Uid:
-		return perm&0o100 != 0
-	case slices.Contains(u.gids, gid):
-		return perm&0o010 != 0
-	default:
-		return perm&0o001 != 0
-	}
-}
-
-// chownTreeIfNeeded hands an existing cluster to the server user when it
-// belongs to someone else (say it was created by a non-root run): postgres
-// refuses a data directory it does not own.
-func chownTreeIfNeeded(dataDir string, u serverUser) error {
-	fi, err := os.Stat(dataDir)
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", dataDir, err)
-	}
-	if uid, _, ok := fileOwner(fi); !ok || uid == u.cred.Uid {
-		return nil
-	}
-	err = filepath.WalkDir(dataDir, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, int(u.cred.Uid), int(u.cred.Gid))
-	})
-	if err != nil {
-		return fmt.Errorf("hand %s to OS user %s: %w", dataDir, u.name, err)
-	}
-	return nil
 }

@@ -151,6 +151,10 @@ func TestPostgres_DataSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p2.Done()
+	// Its owner notices and gives up the directory (and its lock).
+	if err := p2.Stop(ctx); err == nil {
+		t.Fatal("Stop of a server that died under it: err = nil, want one saying it had exited")
+	}
 	pidFile := filepath.Join(cfg.Dir, pgdataName, "postmaster.pid")
 	stale, err := os.ReadFile(pidFile)
 	if err != nil {

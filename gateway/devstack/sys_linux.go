@@ -1,6 +1,8 @@
 package devstack
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,21 +27,63 @@ func serverSysProcAttr(cred *credential) *syscall.SysProcAttr {
 	}
 }
 
-// postgresProcess reports whether pid is a live postgres process, and if so,
-// the data directory it serves (its working directory: the postmaster chdirs
-// into it). known is false when /proc cannot tell us.
-func postgresProcess(pid int) (isPostgres bool, cwd string, known bool) {
-	comm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+// inspectProcess tells what pid is, from /proc. known is false when /proc
+// cannot tell us anything.
+func inspectProcess(pid int) (st procState, known bool) {
+	base := filepath.Join("/proc", strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(base, "stat"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat("/proc/self/stat"); err != nil {
+			return procState{}, false // no /proc at all
+		}
+		return procState{}, true // no such process
+	}
 	if err != nil {
-		return false, "", false
+		return procState{}, false
 	}
-	name := strings.TrimSpace(string(comm))
-	if name != "postgres" && name != "postmaster" {
-		return false, "", true
+	st.exists = true
+	// "pid (comm) S …": comm may hold spaces and parentheses, so the state
+	// follows the last ") ".
+	if i := strings.LastIndex(string(stat), ") "); i >= 0 && i+2 < len(stat) {
+		st.zombie = stat[i+2] == 'Z' || stat[i+2] == 'X'
 	}
-	cwd, err = os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "cwd"))
+	if comm, err := os.ReadFile(filepath.Join(base, "comm")); err == nil {
+		name := strings.TrimSpace(string(comm))
+		st.postgres = name == "postgres" || name == "postmaster"
+	}
+	if !st.zombie {
+		// Unreadable for other users' processes when we are not root; the
+		// postmaster chdirs into its data directory and its children inherit it.
+		st.cwd, _ = os.Readlink(filepath.Join(base, "cwd"))
+	}
+	return st, true
+}
+
+// postgresProcessesIn returns the live (not zombie) postgres processes whose
+// working directory is dataDir: a postmaster and its children serving it, or
+// the children of a postmaster that died before them. known is false when
+// /proc cannot be read.
+func postgresProcessesIn(dataDir string) (pids []int, known bool) {
+	want, err := os.Stat(dataDir)
 	if err != nil {
-		return true, "", false
+		return nil, true // no data directory: nobody serves it
 	}
-	return true, cwd, true
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		st, ok := inspectProcess(pid)
+		if !ok || !st.exists || st.zombie || !st.postgres || st.cwd == "" {
+			continue
+		}
+		if fi, err := os.Stat(st.cwd); err == nil && os.SameFile(fi, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, true
 }

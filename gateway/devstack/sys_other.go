@@ -31,8 +31,11 @@ func lockDir(string) (func() error, error) { return func() error { return nil },
 // and lets postgres itself judge its lock file.
 func processAlive(int) bool { return false }
 
-// postgresProcess cannot inspect processes outside Unix.
-func postgresProcess(int) (bool, string, bool) { return false, "", false }
+// inspectProcess cannot inspect processes outside Unix.
+func inspectProcess(int) (procState, bool) { return procState{}, false }
+
+// postgresProcessesIn cannot list processes outside Unix.
+func postgresProcessesIn(string) ([]int, bool) { return nil, false }
 
 // serverSysProcAttr has nothing to set outside Unix.
 func serverSysProcAttr(*credential) *syscall.SysProcAttr { return nil }

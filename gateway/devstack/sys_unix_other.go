@@ -11,8 +11,9 @@ func serverSysProcAttr(cred *credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 }
 
-// postgresProcess cannot inspect processes on this OS; known is false, so we
-// leave stale postmaster.pid handling to postgres itself.
-func postgresProcess(int) (isPostgres bool, cwd string, known bool) {
-	return false, "", false
-}
+// inspectProcess cannot inspect processes on this OS; known is false, so
+// awaitOldServer falls back to whether the pid is alive.
+func inspectProcess(int) (procState, bool) { return procState{}, false }
+
+// postgresProcessesIn cannot list processes on this OS.
+func postgresProcessesIn(string) ([]int, bool) { return nil, false }
