@@ -68,7 +68,8 @@ const maxSocketPath = 107
 type PostgresConfig struct {
 	// Dir is the directory devstack owns: the cluster lives in Dir/pgdata,
 	// the generated superuser password in Dir/password (mode 0600) and the
-	// server's log in Dir/postgres.log. Required.
+	// server's log in Dir/postgres.log. Required. As root, Dir may become a
+	// link to a directory under ReachableRoot.
 	Dir string
 	// BinDir holds initdb and postgres. "" means: for an existing cluster,
 	// /usr/lib/postgresql/<its version>/bin if present (so installing a newer
@@ -94,6 +95,14 @@ type PostgresConfig struct {
 	// OldServerWait bounds the wait for the server of an earlier run to
 	// finish exiting (its owner was killed moments ago), default 30 s.
 	OldServerWait time.Duration
+	// ReachableRoot is where the cluster goes when chatgate runs as root
+	// and OSUser cannot reach Dir because a parent directory it does not own
+	// is closed to others (a 0700 home directory such as /root): the files
+	// then live in ReachableRoot/<an id derived from Dir>, and Dir becomes a
+	// symbolic link to that directory, so the permissions of the parents stay
+	// as they are and later starts find the cluster again. Default
+	// /var/lib/chatgate.
+	ReachableRoot string
 	// Logger receives what runs where (never the password); nil discards.
 	Logger *slog.Logger
 }
@@ -111,6 +120,9 @@ func (cfg PostgresConfig) withDefaults() PostgresConfig {
 	}
 	if cfg.OldServerWait == 0 {
 		cfg.OldServerWait = DefaultOldServerWait
+	}
+	if cfg.ReachableRoot == "" {
+		cfg.ReachableRoot = DefaultReachableRoot
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -131,6 +143,8 @@ func (cfg PostgresConfig) validate() error {
 		return fmt.Errorf("PostgresConfig.StartTimeout %v is negative", cfg.StartTimeout)
 	case cfg.OldServerWait < 0:
 		return fmt.Errorf("PostgresConfig.OldServerWait %v is negative", cfg.OldServerWait)
+	case !filepath.IsAbs(cfg.ReachableRoot):
+		return fmt.Errorf("PostgresConfig.ReachableRoot %q is not an absolute path", cfg.ReachableRoot)
 	}
 	return nil
 }
@@ -142,7 +156,7 @@ type Postgres struct {
 	log      *slog.Logger
 	bins     pgBinaries
 	runAs    serverUser
-	dir      string // absolute cfg.Dir
+	dir      string // where cfg.Dir really is: absolute, links resolved
 	dataDir  string
 	unlock   func() error // releases lockName
 	password string
@@ -207,15 +221,10 @@ func preparePostgres(ctx context.Context, cfg PostgresConfig) (_ *Postgres, err 
 	if p.runAs, err = lookupServerUser(cfg.OSUser); err != nil {
 		return nil, err
 	}
-	created, err := mkdirAllTracked(dir, 0o700)
-	if err != nil {
-		return nil, fmt.Errorf("create Dir: %w", err)
+	if p.dir, err = placeDir(dir, cfg.ReachableRoot, p.runAs, p.log); err != nil {
+		return nil, err
 	}
-	if p.runAs.cred != nil {
-		if err := ensureTraversable(dir, created, p.runAs); err != nil {
-			return nil, err
-		}
-	}
+	p.dataDir = filepath.Join(p.dir, pgdataName)
 	if p.unlock, err = lockDir(filepath.Join(p.dir, lockName)); err != nil {
 		return nil, fmt.Errorf("another chatgate process manages the cluster in %s: %w", dir, err)
 	}

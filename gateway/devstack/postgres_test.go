@@ -214,13 +214,93 @@ func TestPostgres_NoBinaries(t *testing.T) {
 	}
 }
 
-func TestPostgres_RootNeedsTraversableParents(t *testing.T) {
+// Defect: as root, a Dir under a 0700 home directory (root's own on a fresh
+// Debian machine) stopped the quick start with "cannot traverse directory".
+// The cluster now lives where the server user can reach it, Dir links there,
+// the home keeps its mode, and the data survives a restart.
+func TestPostgres_RootQuickStartUnder0700Home(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the server to another OS user: run the tests as root to check the quick start from a 0700 home")
+	}
+	requirePostgres(t)
+	ctx := t.Context()
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	reachable := filepath.Join(serverTempDir(t), "var-lib-chatgate")
+	cfg := PostgresConfig{Dir: filepath.Join(home, "chatgate", ".chatgate", "postgres"), ReachableRoot: reachable, NoSync: true, Logger: testLogger(t)}
+
+	p, err := StartPostgres(ctx, cfg)
+	if err != nil {
+		t.Fatalf("StartPostgres under a 0700 home: %v", err)
+	}
+	if err := queryRow(ctx, p.URL(), "CREATE TABLE notes AS SELECT 'kept'::text AS body", nil); err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := RunningPostgresURL(cfg.Dir, DefaultDatabase); !ok || u != p.URL() {
+		t.Errorf("RunningPostgresURL through the link = %q, %v; want %q", u, ok, p.URL())
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	fi, err := os.Stat(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("home mode = %v after the start, want 0700 untouched", fi.Mode().Perm())
+	}
+	target, err := os.Readlink(cfg.Dir)
+	if err != nil || !strings.HasPrefix(target, reachable+string(filepath.Separator)) {
+		t.Fatalf("Dir links to %q (%v), want a directory under %s", target, err, reachable)
+	}
+	origin, err := os.ReadFile(filepath.Join(target, originName))
+	if err != nil || strings.TrimSpace(string(origin)) != cfg.Dir {
+		t.Errorf("%s = %q, %v; want %s", originName, origin, err, cfg.Dir)
+	}
+
+	p2, err := StartPostgres(ctx, cfg)
+	if err != nil {
+		t.Fatalf("second StartPostgres: %v", err)
+	}
+	var body string
+	err = queryRow(ctx, p2.URL(), "SELECT body FROM notes", &body)
+	if stopErr := p2.Stop(ctx); stopErr != nil {
+		t.Fatal(stopErr)
+	}
+	if err != nil || body != "kept" {
+		t.Fatalf("row after the restart = %q, %v; want \"kept\"", body, err)
+	}
+
+	// The link lost (say .chatgate was copied without it): the same
+	// directory is found again, data and password included.
+	if err := os.Remove(cfg.Dir); err != nil {
+		t.Fatal(err)
+	}
+	p3, err := StartPostgres(ctx, cfg)
+	if err != nil {
+		t.Fatalf("StartPostgres after the link was removed: %v", err)
+	}
+	err = queryRow(ctx, p3.URL(), "SELECT body FROM notes", &body)
+	if stopErr := p3.Stop(ctx); stopErr != nil {
+		t.Fatal(stopErr)
+	}
+	if err != nil || body != "kept" {
+		t.Fatalf("row after relinking = %q, %v; want \"kept\"", body, err)
+	}
+}
+
+func TestPostgres_RootWithNowhereReachable(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the server to another OS user")
 	}
 	requirePostgres(t)
-	// The test's own temp directory, 0700: not devstack's to loosen.
+	// The test's own temp directory, 0700: not devstack's to loosen, and
+	// the reachable root under it is blocked too.
 	parent := t.TempDir()
 	if err := os.Chmod(filepath.Dir(parent), 0o711); err != nil {
 		t.Fatal(err)
@@ -228,9 +308,14 @@ func TestPostgres_RootNeedsTraversableParents(t *testing.T) {
 	if err := os.Chmod(parent, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, err := StartPostgres(t.Context(), PostgresConfig{Dir: filepath.Join(parent, "pg"), NoSync: true})
+	_, err := StartPostgres(t.Context(), PostgresConfig{
+		Dir: filepath.Join(parent, "pg"), ReachableRoot: filepath.Join(parent, "root"), NoSync: true,
+	})
 	if err == nil || !strings.Contains(err.Error(), "chmod o+x "+parent+"`") {
 		t.Fatalf("err = %v, want one naming %s and the chmod fix", err, parent)
+	}
+	if fi, err := os.Stat(parent); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("parent mode = %v, %v; want 0700 untouched", fi.Mode().Perm(), err)
 	}
 }
 
