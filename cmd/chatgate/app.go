@@ -137,20 +137,22 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 		a.brokers = cfg.Brokers
 	}
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
 	defer cancel()
-	if err := kafka.WaitReachable(startCtx, a.brokers); err != nil {
-		return nil, err
-	}
-	if err := kafka.EnsureTopics(startCtx, a.brokers, a.topics.All(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
-		return nil, err
-	}
-	a.pool, err = postgres.Connect(startCtx, a.dbURL, int32(cfg.DBMaxConns))
+	log.InfoContext(ctx, "connecting to kafka", "brokers", strings.Join(a.brokers, ","), "up_to", cfg.StartupTimeout)
+	answered, err := kafka.WaitReachable(startCtx, a.brokers, log)
 	if err != nil {
-		return nil, err
+		return nil, startupError(ctx, startCtx, "kafka", cfg.StartupTimeout, err)
+	}
+	if err := kafka.EnsureTopics(startCtx, answeredFirst(a.brokers, answered), a.topics.All(), cfg.Partitions, cfg.ReplicationFactor); err != nil {
+		return nil, startupError(ctx, startCtx, "kafka topics", cfg.StartupTimeout, err)
+	}
+	log.InfoContext(ctx, "connecting to postgres", "database", describeDatabase(a.dbURL), "up_to", cfg.StartupTimeout)
+	if a.pool, err = connectPostgres(startCtx, a.dbURL, int32(cfg.DBMaxConns), log); err != nil {
+		return nil, startupError(ctx, startCtx, "postgres", cfg.StartupTimeout, err)
 	}
 	if _, err := postgres.Migrate(startCtx, a.pool, log); err != nil {
-		return nil, err
+		return nil, startupError(ctx, startCtx, "migrations", cfg.StartupTimeout, err)
 	}
 	// kafka-go allocates a whole BatchSize of message slots for every batch
 	// it opens, so a request-path producer whose batches hold a few
@@ -383,12 +385,12 @@ func (a *app) Close() {
 		}
 		if a.broker != nil {
 			if err := a.broker.Close(); err != nil {
-				a.log.Error("stop embedded kafka broker", "err", err)
+				a.log.Error("stop embedded kafka broker", "error", err)
 			}
 		}
 		if a.pg != nil {
 			if err := a.pg.Stop(ctx); err != nil {
-				a.log.Error("stop embedded postgres", "err", err)
+				a.log.Error("stop embedded postgres", "error", err)
 			}
 		}
 	})

@@ -51,6 +51,10 @@ type config struct {
 	LogLevel string
 	// ShutdownTimeout (CHATGATE_SHUTDOWN_TIMEOUT): how long a stop waits for work in flight.
 	ShutdownTimeout time.Duration
+	// StartupTimeout (CHATGATE_STARTUP_TIMEOUT): how long start-up waits for
+	// Kafka and PostgreSQL to answer (and for topics and migrations) before
+	// it gives up with the reason.
+	StartupTimeout time.Duration
 	// Rules are the times of the ticketing rules: CHATGATE_PROMPT_EXPIRY,
 	// CHATGATE_INTAKE_CLOSE, CHATGATE_REOPEN_WINDOW, CHATGATE_ARCHIVE_AFTER,
 	// CHATGATE_PRESENCE_TTL (zero: the defaults of ticketing.Config).
@@ -88,6 +92,7 @@ func defaultConfig() config {
 		DBMaxConns:        16,
 		LogLevel:          "info",
 		ShutdownTimeout:   15 * time.Second,
+		StartupTimeout:    60 * time.Second,
 		TimerInterval:     time.Second,
 		TemplateLanguage:  "en",
 		lookupEnv:         os.LookupEnv,
@@ -147,6 +152,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 		}
 	}
 	dur("CHATGATE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("CHATGATE_STARTUP_TIMEOUT", &c.StartupTimeout)
 	dur("CHATGATE_PROMPT_EXPIRY", &c.Rules.PromptExpiry)
 	dur("CHATGATE_INTAKE_CLOSE", &c.Rules.IntakeClose)
 	dur("CHATGATE_REOPEN_WINDOW", &c.Rules.ReopenWindow)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -154,7 +153,10 @@ func fromHeaders(hs []kafkago.Header) []gateway.Header {
 	return out
 }
 
-// EnsureTopics creates the topics that do not exist yet.
+// EnsureTopics creates the topics that do not exist yet. It asks the brokers
+// one at a time, in order, until one answers: kafka-go given several
+// addresses picks one at random and gives up if that one accepts the
+// connection but does not answer. Put the broker WaitReachable found first.
 func EnsureTopics(ctx context.Context, brokers []string, topics []string, partitions, replicationFactor int) error {
 	if partitions <= 0 {
 		partitions = 8
@@ -162,54 +164,177 @@ func EnsureTopics(ctx context.Context, brokers []string, topics []string, partit
 	if replicationFactor <= 0 {
 		replicationFactor = 1
 	}
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 10 * time.Second}
+	if len(brokers) == 0 {
+		return errors.New("create topics: no brokers configured")
+	}
 	req := &kafkago.CreateTopicsRequest{}
 	for _, t := range topics {
 		req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replicationFactor})
 	}
-	resp, err := client.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
-	}
-	var errs []error
-	for topic, terr := range resp.Errors {
-		if terr != nil && !errors.Is(terr, kafkago.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("create topic %s: %w", topic, terr))
+	errs := make(map[string]error, len(brokers))
+	for _, b := range brokers {
+		client := &kafkago.Client{Addr: kafkago.TCP(b), Timeout: 10 * time.Second}
+		resp, err := client.CreateTopics(ctx, req)
+		if err != nil {
+			errs[b] = err
+			if ctx.Err() != nil {
+				break
+			}
+			continue
 		}
+		var terrs []error
+		for topic, terr := range resp.Errors {
+			if terr != nil && !errors.Is(terr, kafkago.TopicAlreadyExists) {
+				terrs = append(terrs, fmt.Errorf("create topic %s: %w", topic, terr))
+			}
+		}
+		return errors.Join(terrs...)
 	}
-	return errors.Join(errs...)
+	return fmt.Errorf("create topics: %s", brokerErrors(brokers, errs))
 }
 
-// Ping checks that a broker answers a metadata request for topic.
+// Ping checks that a broker answers a metadata request for topic. It asks
+// every broker at once and is satisfied by the first answer, so one broker
+// that hangs does not make a process unready.
 func Ping(ctx context.Context, brokers []string, topic string) error {
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: 5 * time.Second}
-	resp, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return fmt.Errorf("kafka metadata: %w", err)
+	if len(brokers) == 0 {
+		return errors.New("kafka: no brokers configured")
 	}
-	for _, t := range resp.Topics {
-		if t.Error != nil {
-			return fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
+	_, errs := eachBroker(ctx, brokers, func(ctx context.Context, broker string) error {
+		client := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 5 * time.Second}
+		resp, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			return fmt.Errorf("kafka metadata: %w", err)
 		}
+		for _, t := range resp.Topics {
+			if t.Error != nil {
+				return fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
+			}
+		}
+		return nil
+	})
+	if errs == nil {
+		return nil
+	}
+	if len(brokers) == 1 {
+		return errs[brokers[0]]
+	}
+	return errors.New(brokerErrors(brokers, errs))
+}
+
+// Timing of WaitReachable.
+const (
+	// reachAttemptTimeout bounds one broker's answer in a round: a broker
+	// that accepts connections but never answers must not stall the others.
+	reachAttemptTimeout = 2 * time.Second
+	// reachRetryEvery is the pause between rounds.
+	reachRetryEvery = 250 * time.Millisecond
+	// reachLogEvery is how often a wait says it still waits.
+	reachLogEvery = 5 * time.Second
+)
+
+// WaitReachable waits until one of brokers answers a Kafka request (an
+// ApiVersions round trip, so a port that accepts connections without being
+// a broker does not count) or ctx ends, and returns that broker. Each round
+// asks every broker at once, since any of them can bootstrap a client; while
+// none answers it logs, at warn level, the brokers and why each failed, at
+// once and then every few seconds. When ctx ends first the error names every
+// broker and its last error.
+func WaitReachable(ctx context.Context, brokers []string, log *slog.Logger) (string, error) {
+	if len(brokers) == 0 {
+		return "", errors.New("kafka: no brokers configured")
+	}
+	log = discardLogger(log)
+	start := time.Now()
+	var lastLog time.Time
+	lastErrs := make(map[string]error, len(brokers))
+	giveUp := func() (string, error) {
+		return "", fmt.Errorf("no kafka broker answered (waited %s): %s: %w",
+			time.Since(start).Round(100*time.Millisecond), brokerErrors(brokers, lastErrs), ctx.Err())
+	}
+	for round := 1; ; round++ {
+		answered, errs := eachBroker(ctx, brokers, probeBroker)
+		if errs == nil {
+			if round > 1 {
+				log.InfoContext(ctx, "kafka broker answered", "broker", answered, "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return answered, nil
+		}
+		for b, err := range errs {
+			// A round cut short by ctx says only that time ran out: keep
+			// the reason the round before gave.
+			if ctx.Err() == nil || lastErrs[b] == nil {
+				lastErrs[b] = err
+			}
+		}
+		if ctx.Err() != nil {
+			return giveUp()
+		}
+		if now := time.Now(); now.Sub(lastLog) >= reachLogEvery {
+			log.WarnContext(ctx, "waiting for kafka: no broker answers yet",
+				"brokers", strings.Join(brokers, ","), "waited", now.Sub(start).Round(time.Second),
+				"error", brokerErrors(brokers, lastErrs))
+			lastLog = now
+		}
+		select {
+		case <-ctx.Done():
+			return giveUp()
+		case <-time.After(reachRetryEvery):
+		}
+	}
+}
+
+// eachBroker runs fn for every broker at once. It returns the first broker
+// for which fn succeeded, cancelling the others, or else each broker's error.
+func eachBroker(ctx context.Context, brokers []string, fn func(ctx context.Context, broker string) error) (string, map[string]error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		broker string
+		err    error
+	}
+	results := make(chan result, len(brokers)) // buffered: the losers never block
+	for _, b := range brokers {
+		go func() { results <- result{b, fn(ctx, b)} }()
+	}
+	errs := make(map[string]error, len(brokers))
+	for range brokers {
+		r := <-results
+		if r.err == nil {
+			return r.broker, nil
+		}
+		errs[r.broker] = r.err
+	}
+	return "", errs
+}
+
+// probeBroker connects to one broker and asks for its API versions.
+func probeBroker(ctx context.Context, broker string) error {
+	ctx, cancel := context.WithTimeout(ctx, reachAttemptTimeout)
+	defer cancel()
+	conn, err := (&kafkago.Dialer{}).DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	if _, err := conn.ApiVersions(); err != nil {
+		return fmt.Errorf("ask for API versions: %w", err)
 	}
 	return nil
 }
 
-// WaitReachable polls until a TCP connection to the first broker succeeds or
-// ctx ends; it gives clear startup errors when the broker is down.
-func WaitReachable(ctx context.Context, brokers []string) error {
-	var d net.Dialer
-	for {
-		conn, err := d.DialContext(ctx, "tcp", brokers[0])
-		if err == nil {
-			return conn.Close()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka broker %s unreachable: %w", brokers[0], err)
-		case <-time.After(100 * time.Millisecond):
+// brokerErrors formats each broker's error, in the configured order.
+func brokerErrors(brokers []string, errs map[string]error) string {
+	parts := make([]string, 0, len(brokers))
+	for _, b := range brokers {
+		if err := errs[b]; err != nil {
+			parts = append(parts, b+": "+err.Error())
 		}
 	}
+	return strings.Join(parts, "; ")
 }
 
 func discardLogger(l *slog.Logger) *slog.Logger {
