@@ -93,7 +93,8 @@ type app struct {
 	service  *ticketing.Service
 	producer *kafka.Producer // request path: small batches, low latency
 	bulk     *kafka.Producer // outbox relay: large batches
-	server   *httpapi.Server
+	server   *httpapi.Server // the public HTTP server, with the ingress role
+	admin    *httpapi.Server // health, readiness and metrics on CHATGATE_ADMIN_ADDR, or nil
 
 	closeOnce sync.Once
 }
@@ -187,21 +188,21 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 			return nil, err
 		}
 	}
+	if addr, ok := cfg.adminAddr(roles); ok {
+		a.admin = a.buildAdminServer(addr)
+	}
 	return a, nil
 }
 
 // buildServer mounts every HTTP handler on a new server.
 func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, error) {
+	required, optional := a.readyChecks()
 	srv := httpapi.New(httpapi.Config{
-		Addr:   a.cfg.HTTPAddr,
-		Logger: a.log,
-		ReadyChecks: map[string]func(context.Context) error{
-			"postgres": a.pool.Ping,
-			"kafka": func(ctx context.Context) error {
-				return kafka.Ping(ctx, a.brokers, a.topics.Name(gateway.TopicInbound))
-			},
-		},
-		Version: version,
+		Addr:           a.cfg.HTTPAddr,
+		Logger:         a.log,
+		ReadyChecks:    required,
+		OptionalChecks: optional,
+		Version:        version,
 	})
 	// The env's bootstrap tokens, then those of `chatgate tokens create`,
 	// cached for httpapi.DefaultTokenCacheTTL (docs/tokens.md).
@@ -234,6 +235,9 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 // run runs the configured roles until ctx ends or one fails.
 func (a *app) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	if a.admin != nil {
+		g.Go(func() error { return a.admin.ListenAndServe(ctx) })
+	}
 	for _, role := range a.roles {
 		switch role {
 		case roleIngress:

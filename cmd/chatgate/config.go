@@ -30,6 +30,11 @@ type config struct {
 	DataDir string
 	// HTTPAddr (CHATGATE_HTTP_ADDR): HTTP listen address.
 	HTTPAddr string
+	// AdminAddr (CHATGATE_ADMIN_ADDR): where /healthz, /readyz and /metrics
+	// are served besides the HTTP server; "" means :9090 for a process
+	// without the ingress role and nowhere else, "off" nowhere (see
+	// config.adminAddr).
+	AdminAddr string
 	// PublicURL (CHATGATE_PUBLIC_URL): the URL providers call.
 	PublicURL string
 	// TopicPrefix (CHATGATE_TOPIC_PREFIX): prefix of every Kafka topic.
@@ -128,6 +133,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	str("CHATGATE_EMBEDDED_KAFKA_ADDR", &c.EmbeddedKafkaAddr)
 	str("CHATGATE_DATA_DIR", &c.DataDir)
 	str("CHATGATE_HTTP_ADDR", &c.HTTPAddr)
+	str("CHATGATE_ADMIN_ADDR", &c.AdminAddr)
 	str("CHATGATE_PUBLIC_URL", &c.PublicURL)
 	if v, ok := lookupEnv("CHATGATE_TOPIC_PREFIX"); ok {
 		c.TopicPrefix = v // may be set to empty on purpose
@@ -182,6 +188,9 @@ func (c config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("CHATGATE_HTTP_ADDR=%q: %v", c.HTTPAddr, err))
+	}
+	if err := validateAdminAddr(c.AdminAddr); err != nil {
+		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.EmbeddedKafkaAddr); err != nil {
 		errs = append(errs, fmt.Errorf("CHATGATE_EMBEDDED_KAFKA_ADDR=%q: %v", c.EmbeddedKafkaAddr, err))

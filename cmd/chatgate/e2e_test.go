@@ -81,6 +81,7 @@ func startStackWith(t testing.TB, brokers []string, dbURL string, env map[string
 	cfg.Brokers = brokers
 	cfg.DatabaseURL = dbURL
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0" // no fixed port in tests
 	cfg.APIToken, cfg.OpsToken, cfg.DeskToken = testToken, testOpsToken, testDeskToken
 	cfg.Partitions = 4
 	cfg.ShutdownTimeout = 5 * time.Second

@@ -177,6 +177,7 @@ func startTokenStack(t *testing.T, dbURL string, clock *offsetClock) *stack {
 	cfg.Brokers = startBroker(t)
 	cfg.DatabaseURL = dbURL
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AdminAddr = "127.0.0.1:0" // no fixed port in tests
 	cfg.APIToken, cfg.OpsToken, cfg.DeskToken = testToken, testOpsToken, testDeskToken
 	cfg.Partitions = 4
 	cfg.ShutdownTimeout = 5 * time.Second

@@ -74,6 +74,12 @@ type Config struct {
 	// ReadyTimeout. The key names the dependency in the response ("kafka",
 	// "postgres"); a check returns nil when the dependency can be used.
 	ReadyChecks map[string]func(ctx context.Context) error
+	// OptionalChecks are run and reported by GET /readyz like ReadyChecks,
+	// but one that fails leaves the process ready and is listed under
+	// "degraded": for a dependency only some of the process's requests need,
+	// so that an outage of it does not take the rest out of service. A name
+	// in both maps counts as required.
+	OptionalChecks map[string]func(ctx context.Context) error
 	// ReadyTimeout bounds each readiness check. Default DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// Version is the build's version, reported by GET /healthz when set.
@@ -86,6 +92,7 @@ type Server struct {
 	addr         string
 	logger       *slog.Logger
 	readyChecks  map[string]func(ctx context.Context) error
+	optional     map[string]bool // names in readyChecks that never fail /readyz
 	readyTimeout time.Duration
 	version      string
 	mux          *http.ServeMux
@@ -102,7 +109,8 @@ func New(cfg Config) *Server {
 	s := &Server{
 		addr:         cfg.Addr,
 		logger:       cfg.Logger,
-		readyChecks:  maps.Clone(cfg.ReadyChecks),
+		readyChecks:  make(map[string]func(ctx context.Context) error, len(cfg.ReadyChecks)+len(cfg.OptionalChecks)),
+		optional:     make(map[string]bool, len(cfg.OptionalChecks)),
 		readyTimeout: cfg.ReadyTimeout,
 		version:      cfg.Version,
 		mux:          http.NewServeMux(),
@@ -117,6 +125,14 @@ func New(cfg Config) *Server {
 	}
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout
+	}
+	for name, check := range cfg.OptionalChecks {
+		s.readyChecks[name] = check
+		s.optional[name] = true
+	}
+	for name, check := range cfg.ReadyChecks {
+		s.readyChecks[name] = check
+		delete(s.optional, name)
 	}
 	s.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.Handle("GET /readyz", http.HandlerFunc(s.readyz))
@@ -340,9 +356,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 // readyBody is GET /readyz's answer. When not ready it also carries the
 // usual error object, so clients that only read errors see why.
 type readyBody struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
-	Error  *errorPayload     `json:"error,omitempty"`
+	Status   string            `json:"status"`
+	Checks   map[string]string `json:"checks"`
+	Degraded []string          `json:"degraded,omitempty"` // optional checks that failed
+	Error    *errorPayload     `json:"error,omitempty"`
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -364,21 +381,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 
-	var failing []string
+	var failing, degraded []string
 	for _, name := range slices.Sorted(maps.Keys(results)) {
-		if results[name] != "ok" {
+		if results[name] == "ok" {
+			continue
+		}
+		s.logger.WarnContext(r.Context(), "readiness check failed", "check", name, "optional", s.optional[name], "error", results[name])
+		if s.optional[name] {
+			degraded = append(degraded, name)
+		} else {
 			failing = append(failing, name)
-			s.logger.WarnContext(r.Context(), "readiness check failed", "check", name, "error", results[name])
 		}
 	}
 	if len(failing) == 0 {
-		WriteJSON(w, http.StatusOK, readyBody{Status: "ready", Checks: results})
+		WriteJSON(w, http.StatusOK, readyBody{Status: "ready", Checks: results, Degraded: degraded})
 		return
 	}
 	WriteJSON(w, http.StatusServiceUnavailable, readyBody{
-		Status: "not_ready",
-		Checks: results,
-		Error:  &errorPayload{Code: CodeUnavailable, Message: "not ready: " + strings.Join(failing, ", ")},
+		Status:   "not_ready",
+		Checks:   results,
+		Degraded: degraded,
+		Error:    &errorPayload{Code: CodeUnavailable, Message: "not ready: " + strings.Join(failing, ", ")},
 	})
 }
 
