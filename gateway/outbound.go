@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -53,22 +52,38 @@ func (o Outbound) ContactKey() string { return ContactKey(o.Channel, o.To) }
 // EventID is deterministic per request.
 func (o Outbound) EventID() string { return "outbound:" + o.RequestID }
 
-// Validate checks the fields every producer must fill.
+// Limits on outbound and status fields, in characters.
+const (
+	// MaxOutboundTextLen bounds a rendered outbound text: an agent's reply
+	// (MaxTextLen) with its signature, or a template filled in.
+	MaxOutboundTextLen = 4 * MaxTextLen
+	// MaxStatusFieldLen bounds a status's provider word and error code;
+	// MaxErrorMessageLen its error message.
+	MaxStatusFieldLen  = 64
+	MaxErrorMessageLen = 1024
+)
+
+// Validate checks the fields every producer must fill, with the rules of
+// R38 (gateway/text.go). It returns nil or a *ValidationError.
 func (o Outbound) Validate() error {
-	var errs []error
-	if o.RequestID == "" {
-		errs = append(errs, errors.New("request_id is required"))
-	}
+	var c fieldChecker
+	c.key("request_id", o.RequestID, MaxProviderIDLen, true)
 	if !o.Channel.Valid() {
-		errs = append(errs, fmt.Errorf("channel %q is not one of api, sms, whatsapp", o.Channel))
+		c.add("channel", fmt.Sprintf("%q is not one of api, sms, whatsapp", o.Channel))
 	}
-	if o.To == "" {
-		errs = append(errs, errors.New("to is required"))
-	}
+	c.key("to", o.To, MaxAddressLen, true)
+	c.key("from", o.From, MaxAddressLen, false)
 	if o.Text == "" && o.Template == nil && len(o.MediaURLs) == 0 {
-		errs = append(errs, errors.New("text, template or media is required"))
+		c.add("text", "is required unless a template or media is given")
 	}
-	return errors.Join(errs...)
+	c.text("text", o.Text, MaxOutboundTextLen, false)
+	if len(o.MediaURLs) > MaxMedia {
+		c.add("media_urls", fmt.Sprintf("has %d attachments, at most %d allowed", len(o.MediaURLs), MaxMedia))
+	}
+	for i, u := range o.MediaURLs {
+		c.key(fmt.Sprintf("media_urls[%d]", i), u, MaxURLLen, true)
+	}
+	return c.result("outbound message")
 }
 
 // DeliveryStatus is a message's delivery state, as chatgate names it.
@@ -138,25 +153,29 @@ func (s Status) EventID() string {
 	return "status:" + string(s.Channel) + ":" + ref + ":" + string(s.Status)
 }
 
-// Validate checks the fields every adapter must fill.
+// Validate checks the fields every adapter must fill, with the rules of
+// R38 (gateway/text.go). It returns nil or a *ValidationError.
 func (s Status) Validate() error {
-	var errs []error
+	var c fieldChecker
+	c.key("request_id", s.RequestID, MaxProviderIDLen, false)
 	if !s.Channel.Valid() {
-		errs = append(errs, fmt.Errorf("channel %q is not one of api, sms, whatsapp", s.Channel))
+		c.add("channel", fmt.Sprintf("%q is not one of api, sms, whatsapp", s.Channel))
 	}
-	if s.Contact == "" {
-		errs = append(errs, errors.New("contact is required"))
-	}
+	c.key("contact", s.Contact, MaxAddressLen, true)
+	c.key("provider_id", s.ProviderID, MaxProviderIDLen, false)
 	if s.ProviderID == "" && s.RequestID == "" {
-		errs = append(errs, errors.New("provider_id or request_id is required"))
+		c.add("provider_id", "is required unless request_id is given")
 	}
 	if !s.Status.Valid() {
-		errs = append(errs, fmt.Errorf("status %q is not a delivery status", s.Status))
+		c.add("status", fmt.Sprintf("%q is not a delivery status", s.Status))
 	}
+	c.line("provider_status", s.ProviderStatus, MaxStatusFieldLen)
+	c.line("error_code", s.ErrorCode, MaxStatusFieldLen)
+	c.text("error_message", s.ErrorMessage, MaxErrorMessageLen, false)
 	if s.At.IsZero() {
-		errs = append(errs, errors.New("at is required"))
+		c.add("at", ProblemRequired)
 	}
-	return errors.Join(errs...)
+	return c.result("status")
 }
 
 // Record encodes the status as its CloudEvent record for topic, keyed by contact.

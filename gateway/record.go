@@ -1,18 +1,32 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
-// Limits on inbound fields; adapters refuse larger values before they reach Kafka.
+// Limits on inbound fields, in characters; adapters refuse (or, where the
+// docs say so, cut) larger values before they reach Kafka. Together they
+// keep a record far below Kafka's 1 MB default record size.
 const (
 	MaxProviderIDLen  = 128
 	MaxAddressLen     = 128
 	MaxTextLen        = 4096
 	MaxContactNameLen = 256
+	// MaxMedia is the most attachments one message carries (Twilio's MMS limit).
+	MaxMedia = 10
+	// MaxURLLen bounds a media URL; MaxMediaFieldLen its content type, file
+	// name and digest.
+	MaxURLLen        = 2048
+	MaxMediaFieldLen = 256
+	// MaxLocationTextLen bounds a location's name and address.
+	MaxLocationTextLen = 1024
+	// MaxContacts and MaxVCardLen bound shared contacts.
+	MaxContacts = 20
+	MaxVCardLen = 16384
+	// MaxButtonPayloadLen bounds a button's payload; MaxReactionLen a reaction.
+	MaxButtonPayloadLen = 1024
+	MaxReactionLen      = 32
 )
 
 // InboundKind says what an inbound record carries. The zero value is text.
@@ -98,66 +112,81 @@ func (in Inbound) ContactKey() string { return ContactKey(in.Channel, in.From) }
 // carries the same CloudEvents id.
 func (in Inbound) EventID() string { return "inbound:" + string(in.Channel) + ":" + in.ProviderID }
 
-// Validate checks the fields every adapter must fill.
+// Validate checks every field against the rules of R38 (gateway/text.go)
+// and the limits above, and that the fields of the record's kind are
+// there. It returns nil or a *ValidationError naming each field at fault
+// by its JSON name. Every adapter runs it before it acknowledges a
+// message, and the worker runs it again on every record it reads.
 func (in Inbound) Validate() error {
-	var errs []error
+	var c fieldChecker
 	if !in.Channel.Valid() {
-		errs = append(errs, fmt.Errorf("channel %q is not one of api, sms, whatsapp", in.Channel))
+		c.add("channel", fmt.Sprintf("%q is not one of api, sms, whatsapp", in.Channel))
 	}
-	check := func(field, v string, max int, required bool) {
-		switch {
-		case v == "" && required:
-			errs = append(errs, fmt.Errorf("%s is required", field))
-		case utf8.RuneCountInString(v) > max:
-			errs = append(errs, fmt.Errorf("%s is longer than %d characters", field, max))
-		case !utf8.ValidString(v):
-			errs = append(errs, fmt.Errorf("%s is not valid UTF-8", field))
-		}
-	}
-	check("provider_id", in.ProviderID, MaxProviderIDLen, true)
-	check("from", in.From, MaxAddressLen, true)
-	check("to", in.To, MaxAddressLen, false)
+	c.key("provider_id", in.ProviderID, MaxProviderIDLen, true)
+	c.key("from", in.From, MaxAddressLen, true)
+	c.key("to", in.To, MaxAddressLen, false)
 	kind := in.EffectiveKind()
-	check("text", in.Text, MaxTextLen, kind == KindText || kind == KindButton || kind == KindEdit)
 	switch kind {
-	case KindText, KindEdit, KindRevoke, KindReaction, KindEndChat:
-	case KindMedia:
-		if len(in.Media) == 0 {
-			errs = append(errs, errors.New("media is required for kind media"))
-		}
-		for i, m := range in.Media {
-			if m.URL == "" {
-				errs = append(errs, fmt.Errorf("media[%d].url is required", i))
-			}
-		}
-	case KindLocation:
-		if in.Location == nil {
-			errs = append(errs, errors.New("location is required for kind location"))
-		}
-	case KindContacts:
-		if len(in.Contacts) == 0 {
-			errs = append(errs, errors.New("contacts is required for kind contacts"))
-		}
-	case KindButton:
-		if in.Button == nil {
-			errs = append(errs, errors.New("button is required for kind button"))
-		}
+	case KindText, KindEdit, KindRevoke, KindReaction, KindEndChat, KindMedia, KindLocation, KindContacts, KindButton:
 	default:
-		errs = append(errs, fmt.Errorf("kind %q is not a known inbound kind", in.Kind))
+		c.add("kind", fmt.Sprintf("%q is not a known inbound kind", in.Kind))
 	}
-	if (kind == KindReaction || kind == KindEdit || kind == KindRevoke) && in.TargetID == "" {
-		errs = append(errs, fmt.Errorf("target_id is required for kind %s", kind))
-	}
-	check("contact_name", in.ContactName, MaxContactNameLen, false)
+	c.text("text", in.Text, MaxTextLen, kind == KindText || kind == KindButton || kind == KindEdit)
+	c.line("contact_name", in.ContactName, MaxContactNameLen)
 	if in.Language != "" {
 		if canon, err := NormalizeLanguage(in.Language); err != nil || canon != in.Language {
-			errs = append(errs, fmt.Errorf("language %q is not a canonical language tag (like pt_BR)", in.Language))
+			c.add("language", fmt.Sprintf("%q is not a canonical language tag (like pt_BR)", in.Language))
 		}
 	}
 	if in.ReceivedAt.IsZero() {
-		errs = append(errs, errors.New("received_at is required"))
+		c.add("received_at", ProblemRequired)
 	}
-	return errors.Join(errs...)
+	if kind == KindMedia && len(in.Media) == 0 {
+		c.add("media", "is required for kind media")
+	}
+	if len(in.Media) > MaxMedia {
+		c.add("media", fmt.Sprintf("has %d attachments, at most %d allowed", len(in.Media), MaxMedia))
+	}
+	for i, m := range in.Media {
+		f := func(name string) string { return fmt.Sprintf("media[%d].%s", i, name) }
+		c.key(f("url"), m.URL, MaxURLLen, true)
+		c.line(f("content_type"), m.ContentType, MaxMediaFieldLen)
+		c.line(f("file_name"), m.FileName, MaxMediaFieldLen)
+		c.line(f("sha256"), m.SHA256, MaxMediaFieldLen)
+		if m.Size < 0 {
+			c.add(f("size"), "must not be negative")
+		}
+	}
+	switch {
+	case in.Location != nil:
+		if field, problem := CheckCoordinates(in.Location.Latitude, in.Location.Longitude); problem != "" {
+			c.add("location."+field, problem)
+		}
+		c.text("location.name", in.Location.Name, MaxLocationTextLen, false)
+		c.text("location.address", in.Location.Address, MaxLocationTextLen, false)
+	case kind == KindLocation:
+		c.add("location", "is required for kind location")
+	}
+	if kind == KindContacts && len(in.Contacts) == 0 {
+		c.add("contacts", "is required for kind contacts")
+	}
+	if len(in.Contacts) > MaxContacts {
+		c.add("contacts", fmt.Sprintf("has %d contacts, at most %d allowed", len(in.Contacts), MaxContacts))
+	}
+	for i, v := range in.Contacts {
+		c.text(fmt.Sprintf("contacts[%d]", i), v, MaxVCardLen, true)
+	}
+	switch {
+	case in.Button != nil:
+		c.text("button.text", in.Button.Text, MaxTextLen, false)
+		c.text("button.payload", in.Button.Payload, MaxButtonPayloadLen, false)
+	case kind == KindButton:
+		c.add("button", "is required for kind button")
+	}
+	c.line("reaction", in.Reaction, MaxReactionLen)
+	c.key("reply_to", in.ReplyTo, MaxProviderIDLen, false)
+	c.key("target_id", in.TargetID, MaxProviderIDLen, kind == KindReaction || kind == KindEdit || kind == KindRevoke)
+	return c.result("inbound message")
 }
 
 // Event wraps the inbound message in its CloudEvents envelope.
