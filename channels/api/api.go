@@ -23,8 +23,9 @@
 // # Request
 //
 // The body is one JSON object {"id","from","to","text","contact_name"}; id,
-// from and text are required. Fields beyond these are ignored, so senders may
-// add their own without breaking. Lengths are counted in characters, with
+// from and text are required. A field beyond these is refused (400
+// unknown_field, naming it): a sender must not believe chatgate kept a field
+// it dropped. Lengths are counted in characters, with
 // the limits of gateway.Inbound (gateway.MaxProviderIDLen and so on). The
 // identifiers id, from and to must not carry leading or trailing white space
 // or control characters: " alice" and "alice" would otherwise be two contacts.

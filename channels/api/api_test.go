@@ -114,11 +114,6 @@ func TestAccepted(t *testing.T) {
 			want: gateway.Inbound{ProviderID: "msg-2", From: "cust-9", Text: "hi"},
 		},
 		{
-			name: "unknown fields ignored",
-			body: `{"id":"msg-3","from":"cust-9","text":"hi","attachments":[{"url":"x"}],"priority":5}`,
-			want: gateway.Inbound{ProviderID: "msg-3", From: "cust-9", Text: "hi"},
-		},
-		{
 			name: "null optional fields",
 			body: `{"id":"msg-4","from":"cust-9","text":"hi","to":null,"contact_name":null}`,
 			want: gateway.Inbound{ProviderID: "msg-4", From: "cust-9", Text: "hi"},
@@ -232,6 +227,8 @@ func TestRefusedRequestsPublishNothing(t *testing.T) {
 		{name: "number for from", contentType: "application/json", body: `{"id":"m","from":27821234567,"text":"hi"}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: `field "from" must be a string`},
 		{name: "object for text", contentType: "application/json", body: `{"id":"m","from":"c","text":{"body":"hi"}}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: `field "text"`},
 		{name: "array body", contentType: "application/json", body: `[` + valid + `]`, wantStatus: 400, wantCode: "invalid_json"},
+		{name: "unknown field", contentType: "application/json", body: `{"id":"m","from":"c","text":"hi","attachments":[{"url":"x"}]}`, wantStatus: 400, wantCode: "unknown_field",
+			wantMessage: `"attachments"`, wantDetails: []httpapi.ErrorDetail{{Field: "attachments", Message: "is not a field of this request"}}},
 		{name: "trailing garbage", contentType: "application/json", body: valid + `,`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "after the JSON object"},
 		{name: "two objects", contentType: "application/json", body: valid + valid, wantStatus: 400, wantCode: "invalid_json"},
 		{

@@ -1,19 +1,27 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/chatgate/chatgate/gateway/hostile"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 )
 
 type decodeTarget struct {
-	Name  string `json:"name"`
-	Count int    `json:"count"`
+	Name  string       `json:"name"`
+	Count int          `json:"count"`
+	Inner *decodeInner `json:"inner"`
+}
+
+type decodeInner struct {
+	Flag bool `json:"flag"`
 }
 
 func TestDecodeJSON(t *testing.T) {
@@ -27,12 +35,26 @@ func TestDecodeJSON(t *testing.T) {
 		wantStatus    int    // 0: success
 		wantCode      string // error code
 		wantMessage   string // substring of the message
+		wantField     string // the field of the error's one detail
 		want          decodeTarget
 	}{
 		{name: "ok", contentType: "application/json", body: `{"name":"a","count":2}`, want: decodeTarget{Name: "a", Count: 2}},
 		{name: "ok with charset", contentType: "application/json; charset=UTF-8", body: `{"name":"a"}`, want: decodeTarget{Name: "a"}},
 		{name: "ok with +json type", contentType: "application/vnd.chatgate+json", body: `{"name":"a"}`, want: decodeTarget{Name: "a"}},
-		{name: "unknown fields ignored", contentType: "application/json", body: `{"name":"a","extra":{"x":[1,2]}}`, want: decodeTarget{Name: "a"}},
+		{name: "unknown field refused", contentType: "application/json", body: `{"name":"a","extra":{"x":[1,2]}}`, wantStatus: 400, wantCode: "unknown_field", wantMessage: `field "extra"`, wantField: "extra"},
+		{name: "unknown nested field refused", contentType: "application/json", body: `{"name":"a","inner":{"flag":true,"media_urls":[]}}`, wantStatus: 400, wantCode: "unknown_field", wantField: "media_urls"},
+		{name: "known nested field", contentType: "application/json", body: `{"inner":{"flag":true}}`, want: decodeTarget{Inner: &decodeInner{Flag: true}}},
+		{name: "invalid UTF-8", contentType: "application/json", body: "{\"name\":\"a\xffb\"}", wantStatus: 400, wantCode: "invalid_json", wantMessage: "not valid UTF-8 at line 1, column 11, byte offset 10"},
+		{name: "encoded surrogate", contentType: "application/json", body: "{\"name\":\"\xed\xa0\x80\"}", wantStatus: 400, wantCode: "invalid_json", wantMessage: "not valid UTF-8"},
+		{name: "lone high surrogate escape", contentType: "application/json", body: `{"name":"\ud800"}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: `\ud800 at line 1, column 10`},
+		{name: "lone low surrogate escape", contentType: "application/json", body: `{"name":"x\uDC00"}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "surrogate"},
+		{name: "high surrogate before text", contentType: "application/json", body: `{"name":"\ud83dx"}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "surrogate"},
+		{name: "two high surrogates", contentType: "application/json", body: `{"name":"\ud83d\ud83d\ude00"}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "surrogate"},
+		{name: "surrogate pair", contentType: "application/json", body: `{"name":"\ud83d\ude00"}`, want: decodeTarget{Name: "😀"}},
+		{name: "escaped backslash before u", contentType: "application/json", body: `{"name":"\\ud800"}`, want: decodeTarget{Name: `\ud800`}},
+		{name: "surrogate escape in a key", contentType: "application/json", body: `{"\ud800":1}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "surrogate"},
+		{name: "number out of range", contentType: "application/json", body: `{"count":1e309}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: `field "count": number 1e309 is out of range`},
+		{name: "NaN is not JSON", contentType: "application/json", body: `{"count":NaN}`, wantStatus: 400, wantCode: "invalid_json", wantMessage: "malformed JSON"},
 		{name: "trailing white space", contentType: "application/json", body: "{\"name\":\"a\"}\n\t ", want: decodeTarget{Name: "a"}},
 		{name: "no content type", body: `{}`, wantStatus: 415, wantCode: "unsupported_media_type", wantMessage: "missing"},
 		{name: "text/plain", contentType: "text/plain", body: `{}`, wantStatus: 415, wantCode: "unsupported_media_type", wantMessage: "text/plain"},
@@ -77,7 +99,7 @@ func TestDecodeJSON(t *testing.T) {
 				if err != nil {
 					t.Fatalf("DecodeJSON = %v", err)
 				}
-				if got != tt.want {
+				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("decoded %+v, want %+v", got, tt.want)
 				}
 				return
@@ -91,6 +113,9 @@ func TestDecodeJSON(t *testing.T) {
 			}
 			if !strings.Contains(apiErr.Message, tt.wantMessage) {
 				t.Errorf("message = %q, want it to contain %q", apiErr.Message, tt.wantMessage)
+			}
+			if tt.wantField != "" && (len(apiErr.Details) != 1 || apiErr.Details[0].Field != tt.wantField) {
+				t.Errorf("details = %+v, want one naming %s", apiErr.Details, tt.wantField)
 			}
 		})
 	}
@@ -106,4 +131,44 @@ func TestDecodeJSONDefaultLimit(t *testing.T) {
 	if err := httpapi.DecodeJSON(httptest.NewRecorder(), req, 0, &got); !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("DecodeJSON of %d bytes with the default limit = %v, want 413", len(big), err)
 	}
+}
+
+// R38: DecodeJSON never hands a handler a value it changed. Bytes that are
+// not UTF-8 and lone surrogate escapes, which encoding/json would turn into
+// U+FFFD, are refused; every other hostile string arrives exactly as sent,
+// for the route's own validation to judge by field.
+func TestR38_DecodeJSONRefusesWhatItWouldReplace(t *testing.T) {
+	t.Parallel()
+	for _, h := range hostile.JSONStrings() {
+		t.Run(h.Name, func(t *testing.T) {
+			t.Parallel()
+			body := `{"name":` + h.Literal + `}`
+			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			var got decodeTarget
+			err := httpapi.DecodeJSON(httptest.NewRecorder(), req, hostile.MB*2, &got)
+			switch h.Class {
+			case hostile.InvalidUTF8, hostile.LoneSurrogate:
+				var apiErr *httpapi.Error
+				if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != httpapi.CodeInvalidJSON {
+					t.Fatalf("DecodeJSON(%s) = %v, want 400 invalid_json", clip(body), err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("DecodeJSON(%s) = %v, want it decoded for the route to judge", clip(body), err)
+				}
+				var want string
+				if err := json.Unmarshal([]byte(h.Literal), &want); err != nil || got.Name != want {
+					t.Fatalf("decoded %q, want %q exactly", clip(got.Name), clip(want))
+				}
+			}
+		})
+	}
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
 }

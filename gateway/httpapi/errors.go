@@ -24,8 +24,16 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	// CodeBodyTooLarge: the request body is over the route's limit (413).
 	CodeBodyTooLarge = "body_too_large"
-	// CodeInvalidJSON: the body is not one JSON object of the expected shape (400).
+	// CodeInvalidJSON: the body is not one JSON object of the expected shape,
+	// or not UTF-8, or holds a lone UTF-16 surrogate escape (400).
 	CodeInvalidJSON = "invalid_json"
+	// CodeUnknownField: the body has a field the route does not read; the
+	// details name it (400, R38).
+	CodeUnknownField = "unknown_field"
+	// CodeInvalidInput: a value the store refused as data (a PostgreSQL data
+	// exception) that the route's validation let through; correct the
+	// request, retrying it as it is fails again (422, R38).
+	CodeInvalidInput = "invalid_input"
 	// CodeUnavailable: a dependency (Kafka, PostgreSQL) failed; retry (503).
 	CodeUnavailable = "unavailable"
 	// CodeInternal: a bug or an unexpected failure; the server logged it (500).
@@ -98,17 +106,30 @@ func WriteUnavailable(w http.ResponseWriter, message string) {
 }
 
 // WriteErrorFrom maps err to its response: an *Error (anywhere in the chain)
-// is written as it says, gateway.ErrUnavailable becomes 503 "unavailable"
-// with Retry-After, anything else is a 500 "internal" whose text is not
-// shown to the client (log it before calling).
+// is written as it says; a value the store refused as data
+// (gateway.IsInvalidData) is 422 "invalid_input", never a "retry";
+// gateway.ErrUnavailable becomes 503 "unavailable" with Retry-After;
+// anything else is a 500 "internal" whose text is not shown to the client
+// (log it before calling).
 func WriteErrorFrom(w http.ResponseWriter, err error) {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
 		WriteErrorDetails(w, e.Status, e.Code, e.Message, e.Details)
+	case gateway.IsInvalidData(err):
+		WriteInvalidInput(w)
 	case errors.Is(err, gateway.ErrUnavailable):
 		WriteUnavailable(w, "a dependency is unavailable; retry shortly")
 	default:
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 	}
+}
+
+// WriteInvalidInput answers 422 "invalid_input": the store refused a value
+// of the request as data. It is the second line behind each route's
+// validation (R38): whatever slipped through is still a 4xx, and a client
+// that retries on 503 does not retry it for ever.
+func WriteInvalidInput(w http.ResponseWriter) {
+	WriteError(w, http.StatusUnprocessableEntity, CodeInvalidInput,
+		"the request holds a value chatgate cannot store (for example a control character); correct it, do not retry it as it is")
 }

@@ -99,6 +99,10 @@ func TestWriteErrorFrom(t *testing.T) {
 		{name: "wrapped typed", err: fmt.Errorf("handle: %w", typed), wantStatus: 422, wantCode: "invalid_message"},
 		{name: "unavailable", err: fmt.Errorf("publish: %w: broker down", gateway.ErrUnavailable), wantStatus: 503, wantCode: "unavailable", retryAfter: "1"},
 		{name: "anything else", err: errors.New("secret dsn postgres://u:pw@h"), wantStatus: 500, wantCode: "internal"},
+		// R38's second line: a data error of the store is the request's fault.
+		{name: "data error of the store", err: fmt.Errorf("save: %w", &sqlStateError{"22021"}), wantStatus: 422, wantCode: "invalid_input"},
+		{name: "data error while unavailable is still invalid input", err: fmt.Errorf("%w: %w", gateway.ErrUnavailable, &sqlStateError{"22P05"}), wantStatus: 422, wantCode: "invalid_input"},
+		{name: "serialization failure is not invalid input", err: &sqlStateError{"40001"}, wantStatus: 500, wantCode: "internal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,3 +119,9 @@ func TestWriteErrorFrom(t *testing.T) {
 		})
 	}
 }
+
+// sqlStateError stands in for pgx's *pgconn.PgError, which has the same method.
+type sqlStateError struct{ code string }
+
+func (e *sqlStateError) Error() string    { return "ERROR: secret value (SQLSTATE " + e.code + ")" }
+func (e *sqlStateError) SQLState() string { return e.code }

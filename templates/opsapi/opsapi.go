@@ -178,11 +178,22 @@ func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 
 // The body of POST /v1/templates and PUT /v1/templates/{name} is a
 // templates.Template; its read-only fields (status, version and those of
-// templates.Row) are ignored, so a GET answer can be edited and sent back.
+// templates.Row) are accepted and ignored, so a GET answer can be edited
+// and sent back. Any other field is refused (unknown_field, R38).
+
+// decodeTemplate reads a template body: a templates.Row, so that the
+// read-only fields of a GET answer are known fields.
+func decodeTemplate(w http.ResponseWriter, r *http.Request) (templates.Template, error) {
+	var row templates.Row
+	if err := httpapi.DecodeJSON(w, r, 0, &row); err != nil {
+		return templates.Template{}, err
+	}
+	return row.Template, nil
+}
 
 func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
-	var t templates.Template
-	if err := httpapi.DecodeJSON(w, r, 0, &t); err != nil {
+	t, err := decodeTemplate(w, r)
+	if err != nil {
 		httpapi.WriteErrorFrom(w, err)
 		return
 	}
@@ -209,8 +220,8 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 // new draft: that is how a disabled template is brought back.
 func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	var t templates.Template
-	if err := httpapi.DecodeJSON(w, r, 0, &t); err != nil {
+	t, err := decodeTemplate(w, r)
+	if err != nil {
 		httpapi.WriteErrorFrom(w, err)
 		return
 	}
@@ -223,7 +234,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	if lang == "" {
 		lang = r.URL.Query().Get("language")
 	}
-	lang, err := templates.ResolveLanguage(r.Context(), h.Store, name, lang)
+	lang, err = templates.ResolveLanguage(r.Context(), h.Store, name, lang)
 	if err != nil {
 		h.fail(w, r, err)
 		return

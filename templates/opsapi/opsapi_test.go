@@ -224,6 +224,30 @@ func TestR29_CreateRefusals(t *testing.T) {
 	}
 }
 
+// R38: a GET answer can be edited and sent back (its read-only fields are
+// known), but a field no template has is refused, naming it.
+func TestR38_TemplateBodiesRefuseUnknownFields(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	bad := shipped("en")
+	bad["bodytext"] = "typo"
+	r := a.do("POST", "/v1/templates", bad).want(t, http.StatusBadRequest, "unknown_field")
+	if !strings.Contains(r.raw, `"field":"bodytext"`) {
+		t.Fatalf("unknown_field does not name the field: %s", r.raw)
+	}
+	a.do("GET", "/v1/templates/order_shipped", nil).want(t, http.StatusNotFound, "template_not_found")
+
+	created := a.do("POST", "/v1/templates", shipped("en")).want(t, http.StatusCreated, "")
+	edited := created.body
+	edited["body"] = "Hello {{1}}, order {{2}} is on its way."
+	r = a.do("PUT", "/v1/templates/order_shipped", edited).want(t, http.StatusOK, "")
+	if r.num("version") != 2 {
+		t.Fatalf("PUT of an edited GET answer = %s", r.raw)
+	}
+	edited["twilio"] = map[string]string{"content_sid": "HX0123456789abcdef0123456789abcdef", "sid": "x"}
+	a.do("PUT", "/v1/templates/order_shipped", edited).want(t, http.StatusBadRequest, "unknown_field")
+}
+
 func TestR30_UpdateMakesNewVersion(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
