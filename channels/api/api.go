@@ -22,25 +22,40 @@
 //
 // # Request
 //
-// The body is one JSON object {"id","from","to","text","contact_name"}; id,
-// from and text are required. A field beyond these is refused (400
-// unknown_field, naming it): a sender must not believe chatgate kept a field
-// it dropped. Lengths are counted in characters, with
-// the limits of gateway.Inbound (gateway.MaxProviderIDLen and so on). The
-// identifiers id, from and to must not carry leading or trailing white space
-// or control characters: " alice" and "alice" would otherwise be two contacts.
+// The body is one JSON object
+// {"id","from","to","type","text","contact_name","language"}; id and from
+// are required, and text for a message. A field beyond these is refused
+// (400 unknown_field, naming it): a sender must not believe chatgate kept a
+// field it dropped. "type" is "message" (the default) or "end_chat": the
+// contact ended the live chat (R24), text then optional. "language" is the
+// contact's language in any spelling gateway.NormalizeLanguage accepts
+// ("pt-br"), recorded in canonical form ("pt_BR") for R34.
+//
+// Every field is checked by gateway.Inbound.Validate, the same function
+// the worker runs, so nothing is acknowledged that the worker would refuse
+// (R38): a 422 invalid_message names each field at fault. Lengths are
+// counted in characters, with the limits of gateway.Inbound
+// (gateway.MaxProviderIDLen and so on). The identifiers id, from and to
+// must not be blank, carry leading or trailing white space or control
+// characters: " alice" and "alice" would otherwise be two contacts. The
+// text is kept exactly as sent (white space, line breaks and tabs
+// included) but must not contain other control characters; contact_name
+// is trimmed of surrounding white space and must not contain control
+// characters. Nothing else is normalised: a sender can always correct and
+// resend, so refusing is better than guessing.
 //
 // Authentication is the wiring's job: mount the handler behind
 // httpapi.Authenticator.Require(h, httpapi.RoleAPIChannel).
 package api
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/chatgate/chatgate/gateway"
@@ -55,8 +70,12 @@ const (
 	// DefaultMaxBodyBytes is the body limit when Handler.MaxBodyBytes is 0.
 	DefaultMaxBodyBytes int64 = 64 << 10
 	// CodeInvalidMessage is the error code of a 422: the JSON is well-formed
-	// but fields are missing or out of bounds; details name each field.
+	// but fields are missing, out of bounds or hold what chatgate cannot
+	// store; details name each field.
 	CodeInvalidMessage = "invalid_message"
+	// TypeMessage and TypeEndChat are the values of Request.Type.
+	TypeMessage = "message"
+	TypeEndChat = "end_chat"
 	// StatusAccepted is the "status" of a 202 answer.
 	StatusAccepted = "accepted"
 )
@@ -69,10 +88,18 @@ type Request struct {
 	From string `json:"from"`
 	// To is the address written to, which may pick the department. Optional.
 	To string `json:"to,omitempty"`
-	// Text is the message text. Required.
+	// Type is TypeMessage (empty means it) or TypeEndChat: the contact
+	// ended the live chat (R24).
+	Type string `json:"type,omitempty"`
+	// Text is the message text. Required for a message; optional for
+	// end_chat.
 	Text string `json:"text"`
 	// ContactName is the contact's display name, if the sender knows it.
+	// Surrounding white space is trimmed.
 	ContactName string `json:"contact_name,omitempty"`
+	// Language is the contact's language, if the sender knows it, in any
+	// spelling gateway.NormalizeLanguage accepts; recorded canonical (R34).
+	Language string `json:"language,omitempty"`
 }
 
 // Accepted is the JSON body of a 202 answer.
@@ -104,8 +131,8 @@ var _ http.Handler = (*Handler)(nil)
 
 // ServeHTTP handles one POST /v1/channels/api/messages. See the package
 // documentation for the contract; in short: 202 after Kafka acked, 415, 413,
-// 400 invalid_json or 422 invalid_message for a bad request (nothing
-// published), 503 unavailable with Retry-After when the message could not be
+// 400 invalid_json or unknown_field, or 422 invalid_message for a bad
+// request (nothing published), 503 unavailable with Retry-After when the message could not be
 // stored.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -116,24 +143,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteErrorFrom(w, err)
 		return
 	}
-	if details := validate(req); len(details) > 0 {
+	in, details := inbound(req, h.now().UTC())
+	if len(details) > 0 {
 		httpapi.WriteErrorDetails(w, http.StatusUnprocessableEntity, CodeInvalidMessage,
 			"the message has invalid fields", details)
-		return
-	}
-	in := gateway.Inbound{
-		Channel:     gateway.ChannelAPI,
-		ProviderID:  req.ID,
-		From:        req.From,
-		To:          req.To,
-		Text:        req.Text,
-		ContactName: req.ContactName,
-		ReceivedAt:  h.now().UTC(),
-	}
-	// validate mirrors Inbound.Validate field by field to name JSON fields;
-	// this catches any rule the record gains that validate does not know yet.
-	if err := in.Validate(); err != nil {
-		httpapi.WriteError(w, http.StatusUnprocessableEntity, CodeInvalidMessage, err.Error())
 		return
 	}
 
@@ -181,35 +194,80 @@ func (h *Handler) maxBodyBytes() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// validate checks each field against gateway.Inbound's limits, naming the
-// JSON field, in the order of the body.
-func validate(req Request) []httpapi.ErrorDetail {
-	var details []httpapi.ErrorDetail
-	check := func(field, v string, maxLen int, required, identifier bool) {
-		msg := ""
-		switch {
-		case v == "" && required:
-			msg = "is required"
-		case v == "":
-		case !utf8.ValidString(v):
-			msg = "is not valid UTF-8"
-		case utf8.RuneCountInString(v) > maxLen:
-			msg = "is longer than " + strconv.Itoa(maxLen) + " characters"
-		case identifier && strings.TrimSpace(v) == "":
-			msg = "must not be blank"
-		case identifier && strings.TrimSpace(v) != v:
-			msg = "must not have leading or trailing white space"
-		case identifier && strings.ContainsFunc(v, unicode.IsControl):
-			msg = "must not contain control characters"
+// inbound turns a request into its record, with the normal forms the
+// package documentation names, and lists every field at fault by its JSON
+// name in the request: the problems of gateway.Inbound.Validate, which is
+// the judge, plus those of type and language, in the order of the body.
+func inbound(req Request, now time.Time) (gateway.Inbound, []httpapi.ErrorDetail) {
+	in := gateway.Inbound{
+		Channel:     gateway.ChannelAPI,
+		ProviderID:  req.ID,
+		From:        req.From,
+		To:          req.To,
+		Text:        req.Text,
+		ContactName: strings.TrimSpace(req.ContactName),
+		ReceivedAt:  now,
+	}
+	var problems []gateway.FieldError
+	switch req.Type {
+	case "", TypeMessage:
+	case TypeEndChat:
+		in.Kind = gateway.KindEndChat
+	default:
+		problems = append(problems, gateway.FieldError{Field: "kind",
+			Message: fmt.Sprintf("%q is not one of %s, %s", clip(req.Type), TypeMessage, TypeEndChat)})
+	}
+	if req.Language != "" {
+		lang, err := gateway.NormalizeLanguage(req.Language)
+		if err != nil {
+			problems = append(problems, gateway.FieldError{Field: "language",
+				Message: "is not a language tag like en, pt-BR or zh_Hant_TW"})
 		}
-		if msg != "" {
-			details = append(details, httpapi.ErrorDetail{Field: field, Message: msg})
+		in.Language = lang
+	}
+	var ve *gateway.ValidationError
+	if err := in.Validate(); errors.As(err, &ve) {
+		problems = append(problems, ve.Fields...)
+	} else if err != nil {
+		problems = append(problems, gateway.FieldError{Message: err.Error()})
+	}
+	if len(problems) == 0 {
+		return in, nil
+	}
+	slices.SortStableFunc(problems, func(a, b gateway.FieldError) int { return fieldOrder(a.Field) - fieldOrder(b.Field) })
+	details := make([]httpapi.ErrorDetail, len(problems))
+	for i, p := range problems {
+		details[i] = httpapi.ErrorDetail{Field: requestField(p.Field), Message: p.Message}
+	}
+	return in, details
+}
+
+// requestField is the request's name of a field of gateway.Inbound.
+func requestField(recordField string) string {
+	switch recordField {
+	case "provider_id":
+		return "id"
+	case "kind":
+		return "type"
+	}
+	return recordField
+}
+
+// fieldOrder ranks the record's fields in the order of the request body,
+// so details read in the order a sender wrote them.
+func fieldOrder(recordField string) int {
+	for i, f := range []string{"provider_id", "from", "to", "kind", "text", "contact_name", "language"} {
+		if f == recordField {
+			return i
 		}
 	}
-	check("id", req.ID, gateway.MaxProviderIDLen, true, true)
-	check("from", req.From, gateway.MaxAddressLen, true, true)
-	check("to", req.To, gateway.MaxAddressLen, false, true)
-	check("text", req.Text, gateway.MaxTextLen, true, false)
-	check("contact_name", req.ContactName, gateway.MaxContactNameLen, false, false)
-	return details
+	return 100
+}
+
+// clip bounds a refused value quoted back in a message.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= 32 {
+		return s
+	}
+	return string([]rune(s)[:32]) + "…"
 }

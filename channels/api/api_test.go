@@ -460,3 +460,102 @@ func TestNilPublisherIsInternalError(t *testing.T) {
 		t.Errorf("code = %q", e.Error.Code)
 	}
 }
+
+// R38: U+0000 in the text or the contact name was acknowledged with 202,
+// then refused by PostgreSQL and dead-lettered: acknowledged, then lost.
+// Now it is a 422 naming the field, and nothing is published.
+func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ body, field string }{
+		{`{"id":"m","from":"c","text":"a\u0000b"}`, "text"},
+		{`{"id":"m","from":"c","text":"hi","contact_name":"Ada\u0000"}`, "contact_name"},
+		{`{"id":"m","from":"c","text":"bell \u0007"}`, "text"},
+		{`{"id":"m","from":"c","text":"hi","contact_name":"Ada\nLovelace"}`, "contact_name"},
+	} {
+		pub := &fakePublisher{}
+		resp := post(t, newHandler(pub), "application/json", tt.body)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("%s: status %d, want 422", tt.body, resp.StatusCode)
+		}
+		if e := decodeError(t, resp); e.Error.Code != "invalid_message" || len(e.Error.Details) != 1 || e.Error.Details[0].Field != tt.field {
+			t.Errorf("%s: error %+v, want invalid_message naming %s", tt.body, e.Error, tt.field)
+		}
+		if calls, _ := pub.published(); calls != 0 {
+			t.Errorf("%s: published although refused", tt.body)
+		}
+	}
+}
+
+// R34: the API channel's "language", in any spelling NormalizeLanguage
+// accepts, is carried to the record in canonical form; anything else is a
+// 422 naming language.
+func TestR34_LanguageIsRecordedCanonical(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"pt-br": "pt_BR", "EN": "en", " zh-hant-tw ": "zh_Hant_TW", "es_419": "es_419"} {
+		pub := &fakePublisher{}
+		body := fmt.Sprintf(`{"id":"m","from":"c","text":"hi","language":%q}`, in)
+		if resp := post(t, newHandler(pub), "application/json", body); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("language %q: status %d, want 202", in, resp.StatusCode)
+		}
+		_, msgs := pub.published()
+		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
+		if err != nil || rec.Language != want {
+			t.Errorf("language %q recorded as %q (%v), want %q", in, rec.Language, err, want)
+		}
+	}
+	for _, bad := range []string{"english", "pt-BR-x-private", "p", "pt\u0000"} {
+		pub := &fakePublisher{}
+		body := `{"id":"m","from":"c","text":"hi","language":` + hostileLiteral(bad) + `}`
+		resp := post(t, newHandler(pub), "application/json", body)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("language %q: status %d, want 422", bad, resp.StatusCode)
+		}
+		if e := decodeError(t, resp); len(e.Error.Details) != 1 || e.Error.Details[0].Field != "language" {
+			t.Errorf("language %q: details %+v, want language", bad, e.Error.Details)
+		}
+	}
+}
+
+// R24: "type":"end_chat" is the contact ending the live chat: a record of
+// kind end_chat, text optional; "message" is the default, and any other
+// type is a 422 naming type.
+func TestR24_EndChatEventBecomesAnEndChatRecord(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body     string
+		status   int
+		kind     gateway.InboundKind
+		badField string
+	}{
+		{`{"id":"e1","from":"c","type":"end_chat"}`, http.StatusAccepted, gateway.KindEndChat, ""},
+		{`{"id":"e2","from":"c","type":"end_chat","text":"bye"}`, http.StatusAccepted, gateway.KindEndChat, ""},
+		{`{"id":"e3","from":"c","type":"message","text":"hi"}`, http.StatusAccepted, "", ""},
+		{`{"id":"e4","from":"c","type":"message"}`, http.StatusUnprocessableEntity, "", "text"},
+		{`{"id":"e5","from":"c","type":"close","text":"hi"}`, http.StatusUnprocessableEntity, "", "type"},
+		{`{"id":"e6","from":"c","type":"END_CHAT"}`, http.StatusUnprocessableEntity, "", "type"},
+	}
+	for _, tt := range tests {
+		pub := &fakePublisher{}
+		resp := post(t, newHandler(pub), "application/json", tt.body)
+		if resp.StatusCode != tt.status {
+			t.Fatalf("%s: status %d, want %d", tt.body, resp.StatusCode, tt.status)
+		}
+		if tt.badField != "" {
+			if e := decodeError(t, resp); len(e.Error.Details) == 0 || e.Error.Details[0].Field != tt.badField {
+				t.Errorf("%s: details %+v, want %s", tt.body, e.Error.Details, tt.badField)
+			}
+			continue
+		}
+		_, msgs := pub.published()
+		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
+		if err != nil || rec.Kind != tt.kind {
+			t.Errorf("%s: kind %q (%v), want %q", tt.body, rec.Kind, err, tt.kind)
+		}
+	}
+}
+
+// hostileLiteral writes s as a JSON string.
+func hostileLiteral(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
