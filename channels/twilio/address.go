@@ -12,10 +12,13 @@ import (
 const whatsappPrefix = "whatsapp:"
 
 // E.164 allows at most 15 digits after the "+"; the shortest numbers in
-// service (small island networks) have 7.
+// service (small island networks) have 7. A number without "+" (a short
+// code, or a number without its country code) has at least 3 digits (the
+// shortest short codes) and, like any phone number, at most 15.
 const (
-	minE164Digits = 7
-	maxE164Digits = 15
+	minE164Digits  = 7
+	maxE164Digits  = 15
+	minLocalDigits = 3
 )
 
 // splitAddress splits an address as Twilio writes it in a webhook into
@@ -43,9 +46,9 @@ func splitAddress(raw string) (gateway.Channel, string, error) {
 //
 //   - "+" and digits is a phone number in E.164; spaces, dots, dashes and
 //     parentheses are dropped ("+1 (415) 523-8886" → "+14155238886");
-//   - digits alone are a short code or a number without country code, kept as
-//     given: without the country it was dialled in, guessing one would invent
-//     a different contact;
+//   - digits alone (3 to 15 of them) are a short code or a number without
+//     country code, kept as given: without the country it was dialled in,
+//     guessing one would invent a different contact;
 //   - anything else made of letters, digits, '.', '_' and '-' is an identifier
 //     that is not a phone number, such as WhatsApp's business-scoped user id
 //     ("US.1234"), kept as given.
@@ -65,6 +68,9 @@ func normalizeAddress(s string) (string, error) {
 		return "+" + digits, nil
 	}
 	if digits, ok := phoneDigits(s); ok && digits != "" {
+		if len(digits) < minLocalDigits || len(digits) > maxE164Digits {
+			return "", fmt.Errorf("%q is not a phone number or short code (3 to 15 digits)", mask(s))
+		}
 		return digits, nil
 	}
 	for _, r := range s {

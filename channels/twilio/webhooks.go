@@ -394,8 +394,28 @@ func (f *formError) err() error {
 
 // parseInbound turns the form of an incoming message webhook into an
 // inbound record. Errors are *httpapi.Error.
+//
+// What the contact wrote (Body, ButtonText, ButtonPayload, Label, Address)
+// loses the control characters a text cannot hold (R38: C0 controls but
+// tab, line feed and carriage return; PostgreSQL cannot store U+0000):
+// Twilio cannot correct a contact's message, so it is kept, minus what
+// cannot be stored, rather than refused and lost. ProfileName, which the
+// contact chose, is made one line and cut to length. Bytes that are not
+// UTF-8 are refused: Twilio always sends UTF-8, so they are not from Twilio.
+// Everything else is judged by gateway.Inbound.Validate, the worker's own
+// check, and refused with the Twilio field named.
 func parseInbound(form url.Values, now time.Time) (gateway.Inbound, error) {
 	var fe formError
+	// text reads a field the contact wrote, in its normal form.
+	text := func(field string) string {
+		v := form.Get(field)
+		if !utf8.ValidString(v) {
+			fe.add(field, "is not valid UTF-8")
+			return ""
+		}
+		out, _ := gateway.NormalizeText(v)
+		return out
+	}
 	sid := strings.TrimSpace(form.Get("MessageSid"))
 	if sid == "" {
 		fe.add("MessageSid", "is required")
@@ -418,13 +438,18 @@ func parseInbound(form url.Values, now time.Time) (gateway.Inbound, error) {
 			to = a
 		}
 	}
+	profile := form.Get("ProfileName")
+	if !utf8.ValidString(profile) {
+		fe.add("ProfileName", "is not valid UTF-8")
+	}
+	profile, _ = gateway.NormalizeLine(profile, gateway.MaxContactNameLen)
 	in := gateway.Inbound{
 		Channel:     ch,
 		ProviderID:  sid,
 		From:        from,
 		To:          to,
-		Text:        form.Get("Body"),
-		ContactName: truncateRunes(strings.TrimSpace(form.Get("ProfileName")), gateway.MaxContactNameLen),
+		Text:        text("Body"),
+		ContactName: profile,
 		ReceivedAt:  now,
 		ReplyTo:     strings.TrimSpace(form.Get("OriginalRepliedMessageSid")),
 	}
@@ -455,25 +480,101 @@ func parseInbound(form url.Values, now time.Time) (gateway.Inbound, error) {
 		// id the template gave the button. SMS has no buttons, so a stray
 		// ButtonText there is ignored and Body kept.
 		in.Kind = gateway.KindButton
-		in.Text = form.Get("ButtonText")
-		in.Button = &gateway.Button{Text: in.Text, Payload: form.Get("ButtonPayload")}
+		in.Text = text("ButtonText")
+		in.Button = &gateway.Button{Text: in.Text, Payload: text("ButtonPayload")}
 	case ch == gateway.ChannelWhatsApp && form.Has("Latitude") && form.Has("Longitude"):
-		lat, errLat := strconv.ParseFloat(form.Get("Latitude"), 64)
-		lng, errLng := strconv.ParseFloat(form.Get("Longitude"), 64)
-		if errLat != nil || errLng != nil || lat < -90 || lat > 90 || lng < -180 || lng > 180 {
-			fe.add("Latitude", "Latitude and Longitude must be degrees")
-			break
+		// ParseFloat reads "NaN" and "Inf" without an error, and 1e309 as
+		// an infinity with one: CheckCoordinates refuses all of them.
+		lat, errLat := strconv.ParseFloat(strings.TrimSpace(form.Get("Latitude")), 64)
+		lng, errLng := strconv.ParseFloat(strings.TrimSpace(form.Get("Longitude")), 64)
+		field, problem := gateway.CheckCoordinates(lat, lng)
+		switch {
+		case errLat != nil || field == "latitude":
+			fe.add("Latitude", "%q is not a latitude in degrees (-90 to 90)", truncateRunes(form.Get("Latitude"), 32))
+		case errLng != nil || problem != "":
+			fe.add("Longitude", "%q is not a longitude in degrees (-180 to 180)", truncateRunes(form.Get("Longitude"), 32))
+		default:
+			in.Kind = gateway.KindLocation
+			in.Location = &gateway.Location{Latitude: lat, Longitude: lng, Name: text("Label"), Address: text("Address")}
 		}
-		in.Kind = gateway.KindLocation
-		in.Location = &gateway.Location{Latitude: lat, Longitude: lng, Name: form.Get("Label"), Address: form.Get("Address")}
 	}
 	if err := fe.err(); err != nil {
 		return gateway.Inbound{}, err
 	}
 	if err := in.Validate(); err != nil {
-		return gateway.Inbound{}, &httpapi.Error{Status: http.StatusBadRequest, Code: CodeInvalidMessage, Message: err.Error()}
+		return gateway.Inbound{}, invalidRecord(err, inboundFormField)
 	}
 	return in, nil
+}
+
+// invalidRecord is the 400 invalid_message of a record that
+// gateway's Validate refused, its details naming the Twilio fields.
+func invalidRecord(err error, formField func(recordField string) string) error {
+	e := &httpapi.Error{Status: http.StatusBadRequest, Code: CodeInvalidMessage, Message: err.Error()}
+	var ve *gateway.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			e.Details = append(e.Details, httpapi.ErrorDetail{Field: formField(f.Field), Message: f.Message})
+		}
+	}
+	return e
+}
+
+// inboundFormField is the webhook's name of a field of gateway.Inbound.
+func inboundFormField(recordField string) string {
+	var i int
+	if _, err := fmt.Sscanf(recordField, "media[%d].url", &i); err == nil {
+		return "MediaUrl" + strconv.Itoa(i)
+	}
+	if _, err := fmt.Sscanf(recordField, "media[%d].content_type", &i); err == nil {
+		return "MediaContentType" + strconv.Itoa(i)
+	}
+	switch recordField {
+	case "provider_id":
+		return "MessageSid"
+	case "from":
+		return "From"
+	case "to":
+		return "To"
+	case "text":
+		return "Body"
+	case "button.text":
+		return "ButtonText"
+	case "contact_name":
+		return "ProfileName"
+	case "button.payload":
+		return "ButtonPayload"
+	case "location.latitude":
+		return "Latitude"
+	case "location.longitude":
+		return "Longitude"
+	case "location.name":
+		return "Label"
+	case "location.address":
+		return "Address"
+	case "reply_to":
+		return "OriginalRepliedMessageSid"
+	case "media":
+		return "NumMedia"
+	}
+	return recordField
+}
+
+// statusFormField is the status callback's name of a field of gateway.Status.
+func statusFormField(recordField string) string {
+	switch recordField {
+	case "provider_id":
+		return "MessageSid"
+	case "contact":
+		return "To"
+	case "provider_status":
+		return "MessageStatus"
+	case "error_code":
+		return "ErrorCode"
+	case "error_message":
+		return "ErrorMessage"
+	}
+	return recordField
 }
 
 // parseStatus turns the form of a status callback into a status record.
@@ -521,6 +622,9 @@ func parseStatus(form url.Values, requestID string, now time.Time) (st gateway.S
 	if err := fe.err(); err != nil {
 		return gateway.Status{}, false, err
 	}
+	// Twilio's error message is its own words about the send, not the
+	// contact's: made one line and cut, it never costs the status (R38).
+	errMsg, _ := gateway.NormalizeLine(form.Get("ErrorMessage"), gateway.MaxErrorMessageLen)
 	st = gateway.Status{
 		Channel:        ch,
 		Contact:        contact,
@@ -528,7 +632,7 @@ func parseStatus(form url.Values, requestID string, now time.Time) (st gateway.S
 		Status:         mapped,
 		ProviderStatus: raw,
 		ErrorCode:      code,
-		ErrorMessage:   strings.TrimSpace(form.Get("ErrorMessage")),
+		ErrorMessage:   errMsg,
 		At:             now,
 	}
 	if st.ErrorMessage == "" && code != "" {
@@ -538,11 +642,13 @@ func parseStatus(form url.Values, requestID string, now time.Time) (st gateway.S
 	if raw == "canceled" && st.ErrorMessage == "" {
 		st.ErrorMessage = "the scheduled message was canceled before it was sent"
 	}
-	if requestID != "" && len(requestID) <= gateway.MaxProviderIDLen && utf8.ValidString(requestID) {
+	// A request id that cannot be one (chatgate wrote the URL) is dropped:
+	// the MessageSid still ties the status to its message.
+	if requestID != "" && gateway.CheckKey(requestID, gateway.MaxProviderIDLen) == "" {
 		st.RequestID = requestID
 	}
 	if err := st.Validate(); err != nil {
-		return gateway.Status{}, false, &httpapi.Error{Status: http.StatusBadRequest, Code: CodeInvalidMessage, Message: err.Error()}
+		return gateway.Status{}, false, invalidRecord(err, statusFormField)
 	}
 	return st, false, nil
 }

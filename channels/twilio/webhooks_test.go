@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/hostile"
 )
 
 const (
@@ -327,6 +328,11 @@ func TestMessages_Refused(t *testing.T) {
 		{"media URL missing", signed(messageForm("NumMedia", "1")), 400, "invalid_form", "MediaUrl0"},
 		{"empty message", signed(messageForm("Body", "")), 400, "invalid_message", ""},
 		{"text too long", signed(messageForm("Body", strings.Repeat("y", gateway.MaxTextLen+1))), 400, "invalid_message", ""},
+		{"Body not UTF-8", signed(messageForm("Body", "a\xffb")), 400, "invalid_form", "Body"},
+		{"Body only a NUL", signed(messageForm("Body", "\x00")), 400, "invalid_message", "Body"},
+		{"MessageSid with a NUL", signed(messageForm("MessageSid", "SM\x001")), 400, "invalid_message", "MessageSid"},
+		{"From of 40 digits", signed(messageForm("From", strings.Repeat("1234567890", 4))), 400, "invalid_form", "From"},
+		{"From in fullwidth digits", signed(messageForm("From", "+２７８２１２３４５６７")), 400, "invalid_form", "From"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -678,5 +684,55 @@ func TestNewWebhooks_Refuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
 		}
+	}
+}
+
+// R38: a signed webhook whose Body holds U+0000 was answered 200, then
+// refused by PostgreSQL and dead-lettered: acknowledged, then lost. The
+// contact's text now loses only what cannot be stored (docs/twilio.md),
+// and is published, and so stored.
+func TestR38_NULInASignedBodyIsStoredWithoutIt(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{"a\x00b": "ab", "line\r\nbreak\ttab\x07": "line\r\nbreak\ttab", "\x1b[1mbold": "[1mbold"} {
+		pub := &fakePublisher{}
+		form := messageForm("From", "whatsapp:+14133881111", "To", "whatsapp:+12028831111", "Body", body, "ProfileName", "Ada\x00 Lovelace\n")
+		checkTwiML(t, serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), signedRequest(public, twilio.MessagesPath, form)))
+		msgs := pub.published()
+		if len(msgs) != 1 {
+			t.Fatalf("%q: %d records, want 1", body, len(msgs))
+		}
+		in := decodeInbound(t, msgs[0])
+		if in.Text != want || in.ContactName != "Ada  Lovelace" {
+			t.Errorf("%q: text %q, contact name %q; want %q, %q", body, in.Text, in.ContactName, want, "Ada  Lovelace")
+		}
+		if err := in.Validate(); err != nil {
+			t.Errorf("%q: the worker would refuse the record: %v", body, err)
+		}
+	}
+}
+
+// R38: a signed webhook with Latitude=NaN (or an infinity, or out of
+// range) was a 500: the record could not be encoded. It is a 400 naming
+// the field, and nothing is published.
+func TestR38_NonFiniteCoordinatesAreA400(t *testing.T) {
+	t.Parallel()
+	for _, c := range hostile.Coordinates() {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			pub := &fakePublisher{}
+			form := messageForm("From", "whatsapp:+14133881111", "To", "whatsapp:+12028831111", "Body", "",
+				"Latitude", c.LatitudeText, "Longitude", c.LongText)
+			rec := serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), signedRequest(public, twilio.MessagesPath, form))
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %s", rec.Code, rec.Body.String())
+			}
+			e := decodeError(t, rec)
+			if e.Error.Code != "invalid_form" || len(e.Error.Details) != 1 || !strings.HasSuffix(e.Error.Details[0].Field, "itude") {
+				t.Errorf("error %+v, want invalid_form naming Latitude or Longitude", e.Error)
+			}
+			if n := len(pub.published()); n != 0 {
+				t.Errorf("%d records published", n)
+			}
+		})
 	}
 }
