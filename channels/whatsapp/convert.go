@@ -3,8 +3,13 @@ package whatsapp
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
@@ -59,6 +64,9 @@ type Converted struct {
 	Inbound *gateway.Inbound
 	Phone   *PhoneMessage
 	Skip    string
+	// Normalized names the record fields ("text", "contact_name", …) that
+	// were changed to be stored at all (R38): see Converter.Message.
+	Normalized []string
 }
 
 // Skip reasons.
@@ -87,8 +95,27 @@ type Converter struct {
 	Now func() time.Time
 }
 
+var normalizedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "chatgate_whatsapp_normalized_total",
+	Help: "WhatsApp message fields changed to be storable (R38), by record field.",
+}, []string{"field"})
+
 // Message converts one message event. An error is temporary (a failed
 // download or lookup): the caller must not acknowledge the event.
+//
+// A WhatsApp message cannot be refused to the phone that sent it: whatever
+// chatgate does not store is lost. So what the contact wrote is normalised
+// into what a record may hold (R38, docs/whatsapp.md), and each change is
+// named in Converted.Normalized and counted: texts, captions, button and
+// location texts and vCards lose bytes that are not UTF-8 (replaced by
+// U+FFFD) and the control characters other than tab, line feed and
+// carriage return; the profile name, file names and content types become
+// one line; texts over their limit are cut, marked with "…"; a quoted
+// message id that cannot be one is dropped; more than gateway.MaxContacts
+// shared contacts are cut to that many. What cannot be normalised without
+// inventing content (a message id or target id that is not an id,
+// coordinates that are not degrees, a vCard over its limit) is left as it
+// came, for gateway.Inbound.Validate to refuse and Intake to dead-letter.
 func (c *Converter) Message(ctx context.Context, evt *events.Message) (Converted, error) {
 	info := evt.Info
 	switch {
@@ -101,7 +128,8 @@ func (c *Converter) Message(ctx context.Context, evt *events.Message) (Converted
 	}
 
 	var in gateway.Inbound
-	skip, err := c.content(ctx, info.ID, evt.Message, &in)
+	var norm normalizer
+	skip, err := c.content(ctx, info.ID, evt.Message, &in, &norm)
 	if err != nil || skip != "" {
 		return Converted{Skip: skip}, err
 	}
@@ -127,7 +155,7 @@ func (c *Converter) Message(ctx context.Context, evt *events.Message) (Converted
 			SentBy: SentByPhone, Kind: in.EffectiveKind(), Text: in.Text, Media: in.Media,
 			Location: in.Location, Contacts: in.Contacts, Reaction: in.Reaction,
 			ReplyTo: in.ReplyTo, TargetID: in.TargetID, SentAt: in.ReceivedAt,
-		}}, nil
+		}, Normalized: norm.done()}, nil
 	}
 
 	from, err := resolveAddress(ctx, info.Sender, info.SenderAlt, c.LIDs)
@@ -139,20 +167,73 @@ func (c *Converter) Message(ctx context.Context, evt *events.Message) (Converted
 	if info.IsGroup {
 		in.To = "group:" + info.Chat.User
 	}
-	in.ContactName = truncate(info.PushName, gateway.MaxContactNameLen)
-	return Converted{Inbound: &in}, nil
+	in.ContactName = norm.line("contact_name", info.PushName, gateway.MaxContactNameLen)
+	return Converted{Inbound: &in, Normalized: norm.done()}, nil
 }
 
-// content fills the kind-specific fields of in from msg.
-func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, in *gateway.Inbound) (skip string, err error) {
-	text := func(s string) string { return truncate(s, gateway.MaxTextLen) }
+// normalizer applies the normal forms of Converter.Message and remembers
+// which fields it changed.
+type normalizer struct {
+	fields []string
+}
+
+func (n *normalizer) changed(field string) {
+	if !slices.Contains(n.fields, field) {
+		n.fields = append(n.fields, field)
+	}
+}
+
+// text is a text field's normal form: storable, then cut to max.
+func (n *normalizer) text(field, s string, max int) string {
+	out, changed := gateway.NormalizeText(s)
+	out = truncate(out, max)
+	if changed || out != s {
+		n.changed(field)
+	}
+	return out
+}
+
+// line is a one-line field's normal form, cut to max.
+func (n *normalizer) line(field, s string, max int) string {
+	out, _ := gateway.NormalizeLine(s, math.MaxInt)
+	out = truncate(out, max)
+	if out != s {
+		n.changed(field)
+	}
+	return out
+}
+
+// ref is a reference to another message (a quoted one): dropped when it
+// cannot be a message id, since it only links the two.
+func (n *normalizer) ref(field, id string) string {
+	if gateway.CheckKey(id, gateway.MaxProviderIDLen) != "" {
+		n.changed(field)
+		return ""
+	}
+	return id
+}
+
+func (n *normalizer) done() []string {
+	for _, f := range n.fields {
+		normalizedTotal.WithLabelValues(f).Inc()
+	}
+	return n.fields
+}
+
+// content fills the kind-specific fields of in from msg, in their normal
+// forms (Message).
+func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, in *gateway.Inbound, norm *normalizer) (skip string, err error) {
+	text := func(s string) string { return norm.text("text", s, gateway.MaxTextLen) }
+	quote := func(ci *waE2E.ContextInfo) string { return norm.ref("reply_to", ci.GetStanzaID()) }
 	media := func(m mediaInfo, caption, fileName string, ci *waE2E.ContextInfo) (string, error) {
 		ref, err := c.Media.save(ctx, id, m, fileName)
 		if err != nil {
 			return "", err
 		}
+		ref.FileName = norm.line("media[0].file_name", ref.FileName, gateway.MaxMediaFieldLen)
+		ref.ContentType = norm.line("media[0].content_type", ref.ContentType, gateway.MaxMediaFieldLen)
 		in.Kind, in.Text, in.Media = gateway.KindMedia, text(caption), []gateway.Media{ref}
-		in.ReplyTo = ci.GetStanzaID()
+		in.ReplyTo = quote(ci)
 		return "", nil
 	}
 	switch {
@@ -174,7 +255,8 @@ func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, 
 		}
 	case msg.GetReactionMessage() != nil:
 		r := msg.GetReactionMessage()
-		in.Kind, in.TargetID, in.Reaction = gateway.KindReaction, r.GetKey().GetID(), r.GetText()
+		in.Kind, in.TargetID = gateway.KindReaction, r.GetKey().GetID()
+		in.Reaction = norm.line("reaction", r.GetText(), gateway.MaxReactionLen)
 		if in.TargetID == "" {
 			return SkipEmpty, nil
 		}
@@ -182,7 +264,7 @@ func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, 
 		in.Kind, in.Text = gateway.KindText, text(msg.GetConversation())
 	case msg.GetExtendedTextMessage() != nil:
 		m := msg.GetExtendedTextMessage()
-		in.Kind, in.Text, in.ReplyTo = gateway.KindText, text(m.GetText()), m.GetContextInfo().GetStanzaID()
+		in.Kind, in.Text, in.ReplyTo = gateway.KindText, text(m.GetText()), quote(m.GetContextInfo())
 	case msg.GetImageMessage() != nil:
 		m := msg.GetImageMessage()
 		return media(m, m.GetCaption(), "", m.GetContextInfo())
@@ -208,44 +290,50 @@ func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, 
 	case msg.GetLocationMessage() != nil:
 		m := msg.GetLocationMessage()
 		in.Kind = gateway.KindLocation
-		in.Location = &gateway.Location{Latitude: m.GetDegreesLatitude(), Longitude: m.GetDegreesLongitude(), Name: m.GetName(), Address: m.GetAddress()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.Location = &gateway.Location{Latitude: m.GetDegreesLatitude(), Longitude: m.GetDegreesLongitude(),
+			Name:    norm.text("location.name", m.GetName(), gateway.MaxLocationTextLen),
+			Address: norm.text("location.address", m.GetAddress(), gateway.MaxLocationTextLen)}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetLiveLocationMessage() != nil:
 		m := msg.GetLiveLocationMessage()
 		in.Kind, in.Text = gateway.KindLocation, text(m.GetCaption())
 		in.Location = &gateway.Location{Latitude: m.GetDegreesLatitude(), Longitude: m.GetDegreesLongitude()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetContactMessage() != nil:
 		m := msg.GetContactMessage()
-		in.Kind, in.Contacts = gateway.KindContacts, []string{m.GetVcard()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.Kind, in.Contacts = gateway.KindContacts, []string{vcard(norm, m.GetVcard())}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetContactsArrayMessage() != nil:
 		m := msg.GetContactsArrayMessage()
 		in.Kind = gateway.KindContacts
 		for _, cm := range m.GetContacts() {
 			if v := cm.GetVcard(); v != "" {
-				in.Contacts = append(in.Contacts, v)
+				in.Contacts = append(in.Contacts, vcard(norm, v))
 			}
 		}
 		if len(in.Contacts) == 0 {
 			return SkipEmpty, nil
 		}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		if len(in.Contacts) > gateway.MaxContacts {
+			in.Contacts = in.Contacts[:gateway.MaxContacts]
+			norm.changed("contacts")
+		}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetButtonsResponseMessage() != nil:
 		m := msg.GetButtonsResponseMessage()
 		in.Kind, in.Text = gateway.KindButton, text(m.GetSelectedDisplayText())
-		in.Button = &gateway.Button{Text: in.Text, Payload: m.GetSelectedButtonID()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.Button = &gateway.Button{Text: in.Text, Payload: payload(norm, m.GetSelectedButtonID())}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetTemplateButtonReplyMessage() != nil:
 		m := msg.GetTemplateButtonReplyMessage()
 		in.Kind, in.Text = gateway.KindButton, text(m.GetSelectedDisplayText())
-		in.Button = &gateway.Button{Text: in.Text, Payload: m.GetSelectedID()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.Button = &gateway.Button{Text: in.Text, Payload: payload(norm, m.GetSelectedID())}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetListResponseMessage() != nil:
 		m := msg.GetListResponseMessage()
 		in.Kind, in.Text = gateway.KindButton, text(m.GetTitle())
-		in.Button = &gateway.Button{Text: in.Text, Payload: m.GetSingleSelectReply().GetSelectedRowID()}
-		in.ReplyTo = m.GetContextInfo().GetStanzaID()
+		in.Button = &gateway.Button{Text: in.Text, Payload: payload(norm, m.GetSingleSelectReply().GetSelectedRowID())}
+		in.ReplyTo = quote(m.GetContextInfo())
 	case msg.GetSenderKeyDistributionMessage() != nil || msg.GetMessageContextInfo() != nil && isOnlyContextInfo(msg):
 		return SkipProtocol, nil
 	default:
@@ -262,6 +350,20 @@ func (c *Converter) content(ctx context.Context, id string, msg *waE2E.Message, 
 		return SkipEmpty, nil
 	}
 	return "", nil
+}
+
+// vcard is a shared contact's normal form: storable, but never cut, since
+// a cut vCard is a broken one (an over-long one is refused by Validate).
+func vcard(norm *normalizer, v string) string {
+	out, changed := gateway.NormalizeText(v)
+	if changed {
+		norm.changed("contacts")
+	}
+	return out
+}
+
+func payload(norm *normalizer, p string) string {
+	return norm.text("button.payload", p, gateway.MaxButtonPayloadLen)
 }
 
 // plainText is the text of a text message, or the caption of a media one.
@@ -335,8 +437,8 @@ func (c *Converter) Receipt(ctx context.Context, evt *events.Receipt) ([]gateway
 	}
 	out := make([]gateway.Status, 0, len(evt.MessageIDs))
 	for _, id := range evt.MessageIDs {
-		if id == "" {
-			continue
+		if gateway.CheckKey(id, gateway.MaxProviderIDLen) != "" || id == "" {
+			continue // no message of chatgate has that id
 		}
 		out = append(out, gateway.Status{
 			Channel: gateway.ChannelWhatsApp, Contact: contact, ProviderID: id,

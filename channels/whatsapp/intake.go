@@ -79,6 +79,11 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 		log.WarnContext(ctx, "whatsapp message not converted; left for redelivery", "message_id", evt.Info.ID, "err", err)
 		return false
 	}
+	if len(conv.Normalized) > 0 {
+		// Counted by the converter; the message id lets ops find it. The
+		// content itself is never logged.
+		log.WarnContext(ctx, "whatsapp message normalised to be stored", "message_id", evt.Info.ID, "fields", conv.Normalized)
+	}
 	var msg gateway.Message
 	switch {
 	case conv.Inbound != nil:
@@ -119,7 +124,14 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 func (h *Intake) deadletter(in *gateway.Inbound, cause error) (gateway.Message, error) {
 	value, err := json.Marshal(in)
 	if err != nil {
-		return gateway.Message{}, err
+		// JSON has no NaN or infinity: without the location the message
+		// still encodes, and the reason (Validate's) names the coordinates.
+		// Failing here would acknowledge the message and keep nothing.
+		bare := *in
+		bare.Location = nil
+		if value, err = json.Marshal(bare); err != nil {
+			return gateway.Message{}, err
+		}
 	}
 	key := in.ContactKey()
 	return gateway.EncodeRecord(h.Topics.Name(gateway.TopicDeadletter), key, "deadletter:"+in.EventID(), h.source(),
