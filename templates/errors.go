@@ -112,7 +112,9 @@ type VariableError struct {
 	Extra []string `json:"extra,omitempty"`
 	// Empty are variables whose value is empty or only whitespace.
 	Empty []string `json:"empty,omitempty"`
-	// Invalid are variables whose value is not valid UTF-8.
+	// Invalid are variables whose value is not valid text: not UTF-8, a
+	// control character other than tab and line breaks, or longer than
+	// MaxVariableLength characters.
 	Invalid []string `json:"invalid,omitempty"`
 }
 
@@ -127,7 +129,7 @@ func (e *VariableError) Error() string {
 	add("missing", e.Missing)
 	add("extra", e.Extra)
 	add("empty", e.Empty)
-	add("not UTF-8", e.Invalid)
+	add("invalid", e.Invalid)
 	return "template variables: " + strings.Join(parts, "; ")
 }
 

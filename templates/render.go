@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // PartSeparator joins header, body and footer in Rendered.Text. WhatsApp
@@ -189,7 +190,9 @@ func checkValues(names []string, vars map[string]string) error {
 		switch {
 		case !ok:
 			e.Missing = append(e.Missing, n)
-		case !utf8.ValidString(v):
+		case gateway.CheckText(v, MaxVariableLength) != "":
+			// Not UTF-8, a control character (R38: the rendered text is
+			// stored and sent), or longer than a variable may be.
 			e.Invalid = append(e.Invalid, n)
 		case strings.TrimSpace(v) == "":
 			e.Empty = append(e.Empty, n)

@@ -2,8 +2,11 @@ package templates
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // Limits, from WhatsApp's template rules. Lengths count characters (runes),
@@ -21,7 +24,17 @@ const (
 	MaxButtons = 3
 	// MaxButtonText is the longest quick-reply button label.
 	MaxButtonText = 20
+	// MaxVariableLength is the longest value of one variable: a name, an
+	// order number, a date, not a second body.
+	MaxVariableLength = 1024
+	// MaxNamespaceLength bounds a WhatsApp template namespace.
+	MaxNamespaceLength = 128
 )
+
+// ValidName reports whether s is a template name: 1 to MaxNameLength
+// lowercase ASCII letters, digits and underscores (WhatsApp's rule). A
+// name that is not one names no template, so routes refuse it at once.
+func ValidName(s string) bool { return len(s) <= MaxNameLength && isTemplateName(s) }
 
 // Validate checks every rule of a template and returns a *ValidationError
 // (ErrInvalid) listing every broken one, or nil. It does not change t; call
@@ -66,6 +79,9 @@ func (t *Template) Validate() error {
 	if t.WhatsApp.Name != "" {
 		v.name("whatsapp.name", t.WhatsApp.Name)
 	}
+	if p := gateway.CheckKey(t.WhatsApp.Namespace, MaxNamespaceLength); p != "" {
+		v.add("whatsapp.namespace", CodeInvalid, p)
+	}
 	if len(v.errs) > 0 {
 		return &ValidationError{Errors: v.errs}
 	}
@@ -102,13 +118,23 @@ func (v *validator) language(s string) {
 	}
 }
 
+// text refuses what no stored text may hold (R38): bytes that are not
+// UTF-8 and control characters other than tab and line breaks. PostgreSQL
+// cannot store U+0000, and a text that is sent must not carry it either.
+func (v *validator) text(field, s string) bool {
+	if p := gateway.CheckText(s, math.MaxInt); p != "" {
+		v.add(field, CodeInvalid, p)
+		return false
+	}
+	return true
+}
+
 func (v *validator) body(s string) {
 	switch {
 	case strings.TrimSpace(s) == "":
 		v.add("body", CodeRequired, "is required")
 		return
-	case !utf8.ValidString(s):
-		v.add("body", CodeInvalid, "is not valid UTF-8")
+	case !v.text("body", s):
 		return
 	}
 	if n := utf8.RuneCountInString(s); n > MaxBodyLength {
@@ -120,11 +146,7 @@ func (v *validator) body(s string) {
 
 // plainText checks an optional text without variables.
 func (v *validator) plainText(field, s string, limit int) {
-	if s == "" {
-		return
-	}
-	if !utf8.ValidString(s) {
-		v.add(field, CodeInvalid, "is not valid UTF-8")
+	if s == "" || !v.text(field, s) {
 		return
 	}
 	if n := utf8.RuneCountInString(s); n > limit {
@@ -153,8 +175,8 @@ func (v *validator) buttons(bs []QuickReply, scope ChannelScope) {
 		case text == "":
 			v.add(field, CodeRequired, "is required")
 			continue
-		case !utf8.ValidString(b.Text):
-			v.add(field, CodeInvalid, "is not valid UTF-8")
+		case gateway.CheckLine(b.Text, math.MaxInt) != "":
+			v.add(field, CodeInvalid, gateway.CheckLine(b.Text, math.MaxInt))
 			continue
 		}
 		if n := utf8.RuneCountInString(b.Text); n > MaxButtonText {

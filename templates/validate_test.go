@@ -185,6 +185,13 @@ func TestR29_ValidateRefuses(t *testing.T) {
 		{"content SID with control bytes", with(func(t *templates.Template) { t.Twilio.ContentSID = "HX" + strings.Repeat("\x10", 32) }),
 			[]string{"twilio.content_sid:invalid"}},
 		{"bad WhatsApp name", with(func(t *templates.Template) { t.WhatsApp.Name = "Order Shipped" }), []string{"whatsapp.name:invalid"}},
+		// R38: what PostgreSQL cannot store, or a sent text must not carry
+		{"NUL in the body", with(func(t *templates.Template) { t.Body = "Hi {{1}}\x00" }), []string{"body:invalid"}},
+		{"escape in the header", with(func(t *templates.Template) { t.Header = "\x1b[1mNews" }), []string{"header:invalid"}},
+		{"NUL in the footer", with(func(t *templates.Template) { t.Footer = "Shop\x00" }), []string{"footer:invalid"}},
+		{"line break in a button", with(func(t *templates.Template) { t.Buttons = []templates.QuickReply{{"Yes\nNo"}} }), []string{"buttons[0].text:invalid"}},
+		{"NUL in the WhatsApp namespace", with(func(t *templates.Template) { t.WhatsApp.Namespace = "ns\x00" }), []string{"whatsapp.namespace:invalid"}},
+		{"padded WhatsApp namespace", with(func(t *templates.Template) { t.WhatsApp.Namespace = " ns" }), []string{"whatsapp.namespace:invalid"}},
 		// everything at once: all reported
 		{"many fields", &templates.Template{Body: "{{1}} {{x}}"}, []string{
 			"name:required", "language:required", "category:required", "channel:required",

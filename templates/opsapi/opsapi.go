@@ -36,7 +36,7 @@ const (
 	CodeIllegalTransition = "illegal_transition"
 	// CodeNotADraft: only a draft may be deleted (409).
 	CodeNotADraft = "not_a_draft"
-	// CodeInvalidVariables: preview variables missing, extra, empty or not UTF-8; details name each (422).
+	// CodeInvalidVariables: preview variables missing, extra, empty or invalid; details name each (422).
 	CodeInvalidVariables = "invalid_variables"
 	// CodeLanguageRequired: the template exists in several languages and none was named (400).
 	CodeLanguageRequired = "language_required"
@@ -137,6 +137,11 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 		p.Limit = n
 	}
 	p.NamePrefix = q.Get("name_prefix")
+	if p.NamePrefix != "" && !templates.ValidName(p.NamePrefix) {
+		// No template name holds anything else: refused rather than an
+		// empty list, so a client learns its filter is wrong (R38).
+		bad("name_prefix", "may contain only lowercase letters, digits and underscores, at most 512")
+	}
 	p.Cursor = q.Get("cursor")
 	if len(errs) > 0 {
 		writeError(w, http.StatusBadRequest, CodeInvalidParameter, "invalid query parameters", errs)
@@ -153,8 +158,24 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, listResponse{Templates: res.Rows, NextCursor: res.NextCursor})
 }
 
-func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
+// pathName returns the route's {name}, or answers 400 invalid_parameter
+// naming it when it cannot be a template name (R38): nothing is looked up
+// for a name no template can have, whatever bytes it holds.
+func pathName(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("name")
+	if !templates.ValidName(name) {
+		writeError(w, http.StatusBadRequest, CodeInvalidParameter, "the path does not name a template",
+			[]detail{{Field: "name", Code: templates.CodeInvalid, Message: "may contain only lowercase letters, digits and underscores, at most 512"}})
+		return "", false
+	}
+	return name, true
+}
+
+func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
+	name, ok := pathName(w, r)
+	if !ok {
+		return
+	}
 	lang, err := templates.ResolveLanguage(r.Context(), h.Store, name, r.URL.Query().Get("language"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -219,7 +240,10 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 // PUT is harmless. Equal content over a rejected or disabled version makes a
 // new draft: that is how a disabled template is brought back.
 func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+	name, ok := pathName(w, r)
+	if !ok {
+		return
+	}
 	t, err := decodeTemplate(w, r)
 	if err != nil {
 		httpapi.WriteErrorFrom(w, err)
@@ -265,7 +289,10 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handlers) setStatus(to templates.Status) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
+		name, ok := pathName(w, r)
+		if !ok {
+			return
+		}
 		lang, err := templates.ResolveLanguage(r.Context(), h.Store, name, r.URL.Query().Get("language"))
 		if err != nil {
 			h.fail(w, r, err)
@@ -283,7 +310,10 @@ func (h *Handlers) setStatus(to templates.Status) http.Handler {
 }
 
 func (h *Handlers) deleteDraft(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+	name, ok := pathName(w, r)
+	if !ok {
+		return
+	}
 	lang, err := templates.ResolveLanguage(r.Context(), h.Store, name, r.URL.Query().Get("language"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -316,7 +346,10 @@ type previewResponse struct {
 }
 
 func (h *Handlers) preview(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+	name, ok := pathName(w, r)
+	if !ok {
+		return
+	}
 	var req previewRequest
 	if err := httpapi.DecodeJSON(w, r, 0, &req); err != nil {
 		httpapi.WriteErrorFrom(w, err)
@@ -399,7 +432,7 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		add("missing", "no value for {{%s}}", variables.Missing)
 		add("extra", "the template has no variable {{%s}}", variables.Extra)
 		add("empty", "the value of {{%s}} is empty", variables.Empty)
-		add("invalid", "the value of {{%s}} is not valid UTF-8", variables.Invalid)
+		add("invalid", "the value of {{%s}} is not valid text (not UTF-8, a control character, or over 1024 characters)", variables.Invalid)
 		writeError(w, http.StatusUnprocessableEntity, CodeInvalidVariables, variables.Error(), details)
 	case errors.As(err, &langReq):
 		writeError(w, http.StatusBadRequest, CodeLanguageRequired, langReq.Error(), []detail{{Field: "language", Code: templates.CodeRequired,
