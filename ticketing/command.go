@@ -1,12 +1,16 @@
 package ticketing
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +35,10 @@ const (
 // Limits on command fields.
 const (
 	MaxRequestIDLen = 128
-	MaxAgentIDLen   = 128
+	// MaxAgentIDLen is gateway's: agent ids follow gateway.CheckAgentID.
+	MaxAgentIDLen = gateway.MaxAgentIDLen
+	// MaxVariableNameLen bounds the name of a template variable given.
+	MaxVariableNameLen = 64
 )
 
 var commandsHandled = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -116,30 +123,41 @@ type FieldProblem struct {
 // Validate checks the command's shape (not the conversation's state). It
 // returns a *Rejection with CodeInvalidCommand or CodeUnsupportedCommand,
 // listing every problem, or nil.
+//
+// It applies gateway's rules of R38 to every field, so a command it
+// accepts holds nothing PostgreSQL refuses: the request id is a key, the
+// agent ids follow gateway.CheckAgentID, texts refuse control characters
+// other than tab and line breaks, names refuse all of them. A command it
+// refuses is answered invalid_command and never reaches the store, on the
+// commands topic as over HTTP.
 func (c *Command) Validate() *Rejection {
 	var probs []FieldProblem
-	add := func(field, msg string) { probs = append(probs, FieldProblem{Field: field, Message: msg}) }
-	text := func(field, v string, max int) {
-		switch {
-		case strings.TrimSpace(v) == "":
-			add(field, "is required")
-		case !utf8.ValidString(v):
-			add(field, "is not valid UTF-8")
-		case utf8.RuneCountInString(v) > max:
-			add(field, fmt.Sprintf("is longer than %d characters", max))
+	add := func(field, msg string) {
+		if msg != "" {
+			probs = append(probs, FieldProblem{Field: field, Message: msg})
 		}
 	}
-	if !knownCommand(c.Type) {
-		return &Rejection{Code: CodeUnsupportedCommand, Message: fmt.Sprintf("command type %q is not supported", c.Type)}
+	text := func(field, v string, max int) {
+		if strings.TrimSpace(v) == "" {
+			add(field, "is required")
+			return
+		}
+		add(field, gateway.CheckText(v, max))
 	}
-	text("request_id", c.RequestID, MaxRequestIDLen)
+	if !knownCommand(c.Type) {
+		return &Rejection{Code: CodeUnsupportedCommand, Message: fmt.Sprintf("command type %q is not supported", clip(c.Type))}
+	}
+	if c.RequestID == "" {
+		add("request_id", "is required")
+	}
+	add("request_id", gateway.CheckKey(c.RequestID, MaxRequestIDLen))
 	switch {
 	case AgentScoped(c.Type) && c.ConversationID != 0:
 		add("conversation_id", "must be absent: the command is about the agent")
 	case !AgentScoped(c.Type) && c.ConversationID <= 0:
 		add("conversation_id", "must be a conversation id (a positive number)")
 	}
-	text("agent_id", c.AgentID, MaxAgentIDLen)
+	add("agent_id", gateway.CheckAgentID(c.AgentID))
 	if c.Type != TypeCommandReply {
 		c.validateDesk(add, text)
 		return rejectionOf(probs)
@@ -154,14 +172,34 @@ func (c *Command) Validate() *Rejection {
 	default:
 		if strings.TrimSpace(r.Template.Name) == "" {
 			add("template.name", "is required")
+		} else {
+			// A name that breaks the name rule is left to the lookup
+			// (template_not_found); one the store cannot even look up is not.
+			add("template.name", gateway.CheckKey(r.Template.Name, templates.MaxNameLength))
 		}
 		if strings.TrimSpace(r.Template.Language) == "" {
 			add("template.language", "is required")
 		} else if _, err := templates.NormalizeLanguage(r.Template.Language); err != nil {
-			add("template.language", err.Error())
+			add("template.language", clip(err.Error()))
+		}
+		// Values are judged by rendering (invalid_variables); a name is
+		// echoed in that rejection, which is stored, so it must be storable.
+		for _, name := range slices.Sorted(maps.Keys(r.Template.Variables)) {
+			if p := gateway.CheckKey(name, MaxVariableNameLen); p != "" || name == "" {
+				add("template.variables", "names a variable that cannot be one: "+cmp.Or(p, "is empty"))
+				break
+			}
 		}
 	}
 	return rejectionOf(probs)
+}
+
+// clip bounds a client's value quoted back in a rejection message.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= 64 {
+		return s
+	}
+	return string([]rune(s)[:64]) + "…"
 }
 
 // validateDesk checks the payload of a desk command type.
@@ -185,12 +223,22 @@ func (c *Command) validateDesk(add func(field, msg string), text func(field, v s
 			add("count", fmt.Sprintf("must be between 1 and %d", MaxQuickAccept))
 		}
 	case TypeCommandTransfer:
-		if (a.ToAgent == "") == (a.ToDepartment == "") {
+		switch {
+		case (a.ToAgent == "") == (a.ToDepartment == ""):
 			add("to_agent", "give to_agent or to_department, exactly one")
+		case a.ToAgent != "":
+			add("to_agent", gateway.CheckAgentID(a.ToAgent))
+		default:
+			add("to_department", CheckDepartmentID(a.ToDepartment))
 		}
 	case TypeCommandSnooze:
-		if (a.Until == nil) == (a.DurationSeconds == 0) {
+		switch {
+		case (a.Until == nil) == (a.DurationSeconds == 0):
 			add("until", "give until or duration_seconds, exactly one")
+		case a.DurationSeconds > maxDurationSeconds || a.DurationSeconds < -maxDurationSeconds:
+			// Multiplied into a time.Duration it would wrap around, and a
+			// wrapped value can land inside the allowed range.
+			add("duration_seconds", "is out of range: a snooze lasts 300 to 86400 seconds")
 		}
 	case TypeCommandRead:
 		if a.Read == nil {
@@ -200,11 +248,12 @@ func (c *Command) validateDesk(add func(field, msg string), text func(field, v s
 		if a.Sign == nil {
 			add("sign", "is required (true: on, false: off)")
 		}
-		if utf8.RuneCountInString(a.DisplayName) > MaxDisplayNameLen || !utf8.ValidString(a.DisplayName) {
-			add("display_name", fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxDisplayNameLen))
-		}
+		add("display_name", gateway.CheckLine(a.DisplayName, MaxDisplayNameLen))
 	}
 }
+
+// maxDurationSeconds is the largest duration_seconds a time.Duration holds.
+const maxDurationSeconds = int64(math.MaxInt64 / time.Second)
 
 func rejectionOf(probs []FieldProblem) *Rejection {
 	if len(probs) == 0 {
@@ -643,6 +692,11 @@ func (s *Service) Execute(ctx context.Context, cmd Command) (Outcome, error) {
 func (s *Service) runCommands(ctx context.Context, tx StoreTx, cmds []Command, now time.Time, lookups templateLookups, withOffers bool, ch *Changes) ([]Outcome, error) {
 	var req CommandLoadRequest
 	for _, c := range cmds {
+		if c.Validate() != nil {
+			// Refused below without any state; its ids must not reach the
+			// store, which would fail the whole batch on a NUL (R38).
+			continue
+		}
 		if !AgentScoped(c.Type) && c.ConversationID > 0 {
 			req.ConversationIDs = append(req.ConversationIDs, c.ConversationID)
 		}

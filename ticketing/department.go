@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -192,31 +193,58 @@ var ErrInvalidDepartment = errors.New("invalid department")
 
 func (e *ValidationError) Unwrap() error { return ErrInvalidDepartment }
 
+// MaxDepartmentIDLen is the longest department id; MaxDepartmentNameLen
+// the longest name (and closure name).
+const (
+	MaxDepartmentIDLen   = 64
+	MaxDepartmentNameLen = 256
+)
+
+// CheckDepartmentID returns the problem of a department id, or "" when id
+// is one: 1 to 64 of a-z, 0-9, '-' and '_'. The rule is the department's
+// own; an id that breaks it names no department, so every entrance (a
+// path, a transfer) refuses it before any lookup (R38).
+func CheckDepartmentID(id string) string {
+	if id == "" {
+		return "is required"
+	}
+	if len(id) > MaxDepartmentIDLen || strings.IndexFunc(id, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_'
+	}) >= 0 {
+		return "must be 1-64 of a-z, 0-9, '-', '_'"
+	}
+	return ""
+}
+
 // Validate checks every field, normalizes language tags, and prepares the
 // schedule OpenAt evaluates. The error is a *ValidationError naming each
-// faulty field.
+// faulty field. Texts follow gateway's rules of R38 (a department is
+// stored as JSON in PostgreSQL, which refuses U+0000 there): texts sent to
+// contacts refuse control characters other than tab and line breaks, names
+// refuse all of them, and agents follow gateway.CheckAgentID.
 func (d *Department) Validate() error {
 	var p []string
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	if d.ID == "" {
 		add("id: required")
-	} else if strings.IndexFunc(d.ID, func(r rune) bool {
-		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_'
-	}) >= 0 || len(d.ID) > 64 {
-		add("id: %q must be 1-64 of a-z, 0-9, '-', '_'", d.ID)
+	} else if CheckDepartmentID(d.ID) != "" {
+		add("id: %q must be 1-64 of a-z, 0-9, '-', '_'", clip(d.ID))
+	}
+	if problem := gateway.CheckLine(d.Name, MaxDepartmentNameLen); problem != "" {
+		add("name: %s", problem)
 	}
 	h := &hours{}
 	if d.TimeZone == "" {
 		add("time_zone: required")
 	} else if loc, err := time.LoadLocation(d.TimeZone); err != nil || strings.EqualFold(d.TimeZone, "local") {
-		add("time_zone: unknown zone %q", d.TimeZone)
+		add("time_zone: unknown zone %q", clip(d.TimeZone))
 	} else {
 		h.loc = loc
 	}
 	for day, ivs := range d.Schedule {
 		wd, ok := weekdays[day]
 		if !ok {
-			add("schedule.%s: unknown day (want monday … sunday)", day)
+			add("schedule.%s: unknown day (want monday … sunday)", clip(day))
 			continue
 		}
 		var spans []span
@@ -238,6 +266,9 @@ func (d *Department) Validate() error {
 	}
 	for field, cs := range map[string][]Closure{"holidays": d.Holidays, "closures": d.Closures} {
 		for i, c := range cs {
+			if problem := gateway.CheckLine(c.Name, MaxDepartmentNameLen); problem != "" {
+				add("%s[%d].name: %s", field, i, problem)
+			}
 			s, err := parseClosure(c)
 			if err != nil {
 				add("%s[%d]: %v", field, i, err)
@@ -251,14 +282,16 @@ func (d *Department) Validate() error {
 		switch {
 		case strings.TrimSpace(a) == "":
 			add("agents[%d]: empty agent id", i)
+		case gateway.CheckAgentID(a) != "":
+			add("agents[%d]: %q %s", i, clip(a), gateway.CheckAgentID(a))
 		case seenAgent[a]:
 			add("agents[%d]: %q listed twice", i, a)
 		}
 		seenAgent[a] = true
 	}
 	for i, n := range d.Routing.Numbers {
-		if strings.TrimSpace(n) == "" || strings.TrimSpace(n) != n {
-			add("routing.numbers[%d]: %q is not an address", i, n)
+		if n == "" || gateway.CheckKey(n, gateway.MaxAddressLen) != "" {
+			add("routing.numbers[%d]: %q is not an address", i, clip(n))
 		}
 	}
 	for i, k := range d.Routing.Keywords {
@@ -278,8 +311,14 @@ func (d *Department) Validate() error {
 		for lang, t := range d.Texts {
 			n, err := templates.NormalizeLanguage(lang)
 			if err != nil {
-				add("texts.%s: unknown language %q", lang, lang)
+				add("texts.%s: unknown language %q", clip(lang), clip(lang))
 				continue
+			}
+			for _, k := range []TextKind{TextOutOfHours, TextLeaveMessagePrompt, TextConsentDeclined, TextIntakeClosed,
+				TextAgentOnTheWay, TextChatEnded, TextHelp} {
+				if problem := gateway.CheckText(t.Get(k), gateway.MaxTextLen); problem != "" {
+					add("texts.%s.%s: %s", lang, k, problem)
+				}
 			}
 			if _, dup := norm[n]; dup {
 				add("texts.%s: language %s given twice", lang, n)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // ErrDepartmentNotFound is returned for an unknown department id.
 var ErrDepartmentNotFound = errors.New("department not found")
 
-// ErrInvalidPresence refuses an unknown presence status or an empty agent id.
+// ErrInvalidPresence refuses an unknown presence status or an agent id that
+// breaks gateway.CheckAgentID.
 var ErrInvalidPresence = errors.New("invalid presence")
 
 // ApplyDepartments stores deps declaratively (chatgate departments apply,
@@ -88,8 +88,8 @@ func (s *Service) Department(ctx context.Context, id string) (Department, error)
 // a presence command). Each call is also the agent's heartbeat: an online
 // agent not refreshed within Config.PresenceTTL stops counting (R4).
 func (s *Service) SetPresence(ctx context.Context, agentID string, status PresenceStatus) error {
-	if strings.TrimSpace(agentID) == "" || !status.Valid() {
-		return fmt.Errorf("%w: agent %q, status %q (want online, away or offline)", ErrInvalidPresence, agentID, status)
+	if err := checkPresence(agentID, status); err != nil {
+		return err
 	}
 	return s.Directory.SetPresence(ctx, Presence{AgentID: agentID, Status: status, HeartbeatAt: s.Now().UTC()})
 }

@@ -3,7 +3,6 @@ package ticketing
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/chatgate/chatgate/gateway"
@@ -28,6 +27,18 @@ func (p PresenceCommand) Record(source, topic string, at time.Time) (gateway.Mes
 	return gateway.EncodeRecord(topic, key, id, source, TypeCommandPresence, key, at, p)
 }
 
+// checkPresence is the validation of presence input, on the commands topic
+// and over HTTP: an agent id (gateway.CheckAgentID) and a known status.
+func checkPresence(agentID string, status PresenceStatus) error {
+	if problem := gateway.CheckAgentID(agentID); problem != "" {
+		return fmt.Errorf("%w: agent_id %s", ErrInvalidPresence, problem)
+	}
+	if !status.Valid() {
+		return fmt.Errorf("%w: status %q is not one of online, away, offline", ErrInvalidPresence, clip(string(status)))
+	}
+	return nil
+}
+
 // presenceCommands applies the batch's presence records and returns the
 // other records. The heartbeat is the record's time (never later than now),
 // so a report that waited in Kafka does not look fresher than it is.
@@ -40,8 +51,10 @@ func (s *Service) presenceCommands(ctx context.Context, msgs []gateway.Message, 
 			rest = append(rest, m)
 			continue
 		}
-		if strings.TrimSpace(p.AgentID) == "" || !p.Status.Valid() {
-			rec, err := s.deadletter(ctx, m, fmt.Errorf("%w: agent %q, status %q (want online, away or offline)", ErrInvalidPresence, p.AgentID, p.Status), now)
+		if err := checkPresence(p.AgentID, p.Status); err != nil {
+			// Before the store, which would refuse an agent id with a NUL
+			// and fail the whole batch (R38).
+			rec, err := s.deadletter(ctx, m, err, now)
 			if err != nil {
 				return nil, err
 			}

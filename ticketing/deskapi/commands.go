@@ -100,8 +100,9 @@ func (h *Handlers) execute(w http.ResponseWriter, r *http.Request, cmd ticketing
 	if err != nil {
 		h.logger().ErrorContext(r.Context(), "desk command failed", "type", cmd.Type, "conversation_id", cmd.ConversationID, "request_id", cmd.RequestID, "err", err)
 		// Nothing was done (the transaction rolled back) and the command is
-		// idempotent: the desk may retry it as it is.
-		httpapi.WriteUnavailable(w, "the command could not be carried out now; retry with the same request_id")
+		// idempotent: the desk may retry it as it is, unless the store
+		// refused a value of it as data (R38).
+		writeFailure(w, err, "the command could not be carried out now; retry with the same request_id")
 		return
 	}
 	if out.Rejection != nil {

@@ -41,6 +41,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/ticketing"
@@ -167,8 +168,9 @@ func (h *Handlers) reply(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.logger().ErrorContext(r.Context(), "desk reply failed", "conversation_id", id, "request_id", req.RequestID, "err", err)
 		// Nothing was done (the transaction rolled back) and the request is
-		// idempotent: the desk may retry it as it is.
-		httpapi.WriteUnavailable(w, "the reply could not be carried out now; retry with the same request_id")
+		// idempotent: the desk may retry it as it is, unless the store
+		// refused a value of it as data, which no retry fixes (R38).
+		writeFailure(w, err, "the reply could not be carried out now; retry with the same request_id")
 		return
 	}
 	if out.Rejection != nil {
@@ -256,7 +258,7 @@ func writeRejection(w http.ResponseWriter, rej *ticketing.Rejection, requestID s
 			{"missing", "no value for {{%s}}", v.Missing},
 			{"extra", "{{%s}} is not a variable of the template", v.Extra},
 			{"empty", "the value of {{%s}} is empty", v.Empty},
-			{"invalid", "the value of {{%s}} is not valid UTF-8", v.Invalid},
+			{"invalid", "the value of {{%s}} is not valid text (not UTF-8, a control character, or over 1024 characters)", v.Invalid},
 		} {
 			for _, n := range kind.names {
 				p.Details = append(p.Details, detail{Field: "template.variables." + n, Code: kind.code, Message: fmt.Sprintf(kind.msg, n)})
@@ -267,6 +269,18 @@ func writeRejection(w http.ResponseWriter, rej *ticketing.Rejection, requestID s
 		w.Header().Set(HeaderReplayed, "true")
 	}
 	httpapi.WriteJSON(w, StatusOf(rej.Code), errorBody{Error: p})
+}
+
+// writeFailure answers an error of the service, after which nothing was
+// done: 422 invalid_input when the store refused a value as data (a
+// PostgreSQL data exception that validation let through: retrying the
+// same request fails again), 503 with the retry hint otherwise.
+func writeFailure(w http.ResponseWriter, err error, retry string) {
+	if gateway.IsInvalidData(err) {
+		httpapi.WriteInvalidInput(w)
+		return
+	}
+	httpapi.WriteUnavailable(w, retry)
 }
 
 func (h *Handlers) logger() *slog.Logger {

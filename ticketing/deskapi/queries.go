@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 	"github.com/chatgate/chatgate/ticketing"
 )
@@ -31,11 +32,28 @@ type ListResponse struct {
 // readScope returns who reads: an agent or supervisor token as its agent, a
 // desk token for ?agent_id= (optional), with what each sees.
 func (h *Handlers) readScope(r *http.Request) (ticketing.Scope, error) {
+	if err := agentParameter(r, "agent_id"); err != nil {
+		return ticketing.Scope{}, err
+	}
 	role, agent, err := actorOf(r, r.URL.Query().Get("agent_id"))
 	if err != nil {
 		return ticketing.Scope{}, err
 	}
 	return h.Service.ScopeFor(r.Context(), role, agent)
+}
+
+// agentParameter refuses a query parameter that is given but is not an
+// agent id (gateway.CheckAgentID): no agent can have it, and it must not
+// reach the store (R38).
+func agentParameter(r *http.Request, name string) error {
+	v := r.URL.Query().Get(name)
+	if v == "" || (name == "by" && v == "me") {
+		return nil
+	}
+	if problem := gateway.CheckAgentID(v); problem != "" {
+		return badParameter(name, problem)
+	}
+	return nil
 }
 
 func badParameter(field, msg string) error {
@@ -77,6 +95,12 @@ func (h *Handlers) list(view ticketing.View) http.Handler {
 			return
 		}
 		limit, after, err := pageParams(r)
+		if err == nil {
+			err = agentParameter(r, "agent")
+		}
+		if err == nil {
+			err = agentParameter(r, "by")
+		}
 		if err != nil {
 			httpapi.WriteErrorFrom(w, err)
 			return
@@ -143,6 +167,11 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteErrorFrom(w, badParameter("q", "is required, at most 256 bytes: #ID, a contact's number or words"))
 		return
 	}
+	if problem := gateway.CheckLine(q, 256); problem != "" {
+		// A NUL reached PostgreSQL and came back as a 503 "retry" (R38).
+		httpapi.WriteErrorFrom(w, badParameter("q", problem))
+		return
+	}
 	page, err := h.Service.Search(r.Context(), ticketing.SearchParams{Query: q, Scope: sc, After: after, Limit: limit})
 	if err != nil {
 		h.fail(w, r, err)
@@ -178,7 +207,8 @@ func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers err: its own answer for an *httpapi.Error, 404 for a
-// conversation not found, otherwise 503 (logged).
+// conversation not found, 422 invalid_input for a value the store refused
+// as data (R38), otherwise 503 (logged).
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpapi.Error
 	switch {
@@ -188,6 +218,6 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpapi.WriteError(w, http.StatusNotFound, ticketing.CodeConversationNotFound, "no conversation "+strconv.Quote(r.PathValue("id"))+" that this token may see")
 	default:
 		h.logger().ErrorContext(r.Context(), "desk query failed", "path", r.URL.Path, "err", err)
-		httpapi.WriteUnavailable(w, "the query could not be answered now; retry")
+		writeFailure(w, err, "the query could not be answered now; retry")
 	}
 }

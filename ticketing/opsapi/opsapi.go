@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 	"github.com/chatgate/chatgate/ticketing"
 )
@@ -43,7 +44,8 @@ const (
 	CodeInvalidDepartment = "invalid_department"
 	// CodeInvalidPresence: an unknown presence status (422).
 	CodeInvalidPresence = "invalid_presence"
-	// CodeInvalidParameter: a query parameter has a value the route does not accept (400).
+	// CodeInvalidParameter: a query parameter has a value the route does not
+	// accept, or a path {id} breaks its id rule (400).
 	CodeInvalidParameter = "invalid_parameter"
 )
 
@@ -174,8 +176,25 @@ func (h *Handlers) list(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, SetBody{Departments: deps})
 }
 
+// pathID returns the route's {id}, or answers 400 invalid_parameter naming
+// it when it is not a department id: no department has it, and it must not
+// reach the store (R38: /v1/departments/%00 answered 500).
+func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if problem := ticketing.CheckDepartmentID(id); problem != "" {
+		writeError(w, http.StatusBadRequest, CodeInvalidParameter, "the path does not name a department",
+			[]Detail{{Field: "id", Message: problem}})
+		return "", false
+	}
+	return id, true
+}
+
 func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
-	d, err := h.Service.Department(r.Context(), r.PathValue("id"))
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	d, err := h.Service.Department(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err, nil)
 		return
@@ -276,7 +295,10 @@ func (h *Handlers) applySet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handlers) delete(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
 	if err := h.Service.DeleteDepartment(r.Context(), id); err != nil {
 		h.fail(w, r, err, nil)
 		return
@@ -290,6 +312,11 @@ func (h *Handlers) delete(w http.ResponseWriter, r *http.Request) {
 // crashes stops repeating it and the agent stops counting after the TTL.
 func (h *Handlers) presence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if problem := gateway.CheckAgentID(id); problem != "" {
+		// R38: /v1/agents/%00/presence answered 500.
+		writeError(w, http.StatusBadRequest, CodeInvalidParameter, "the path does not name an agent", []Detail{{Field: "id", Message: problem}})
+		return
+	}
 	if p, ok := httpapi.PrincipalFrom(r.Context()); ok && p.Role.ActsAsAgent() && p.Agent != id {
 		writeError(w, http.StatusForbidden, "not_permitted", fmt.Sprintf("this token belongs to agent %q and may report only that agent's presence", p.Agent), nil)
 		return
