@@ -10,13 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 )
 
@@ -34,8 +33,9 @@ const TokenSecretPrefix = "cg_"
 
 // Limits of the free-text fields of a token, in characters.
 const (
-	// MaxTokenAgentIDLen bounds CreateTokenParams.AgentID.
-	MaxTokenAgentIDLen = 128
+	// MaxTokenAgentIDLen bounds CreateTokenParams.AgentID: gateway's
+	// agent id rule (gateway.CheckAgentID) applies.
+	MaxTokenAgentIDLen = gateway.MaxAgentIDLen
 	// MaxTokenLabelLen bounds CreateTokenParams.Label.
 	MaxTokenLabelLen = 200
 )
@@ -158,11 +158,12 @@ func (p *CreateTokenParams) validate() error {
 		return fmt.Errorf("%w: a %s token needs the agent it acts as", ErrInvalidToken, p.Role)
 	case !p.Role.ActsAsAgent() && p.AgentID != "":
 		return fmt.Errorf("%w: a %s token acts for no single agent; leave the agent out", ErrInvalidToken, p.Role)
-	case utf8.RuneCountInString(p.AgentID) > MaxTokenAgentIDLen || strings.TrimSpace(p.AgentID) != p.AgentID || hasControl(p.AgentID):
-		return fmt.Errorf("%w: agent %q: at most %d characters, no leading or trailing blanks, no control characters",
-			ErrInvalidToken, p.AgentID, MaxTokenAgentIDLen)
-	case utf8.RuneCountInString(p.Label) > MaxTokenLabelLen || hasControl(p.Label):
-		return fmt.Errorf("%w: label: at most %d characters, no control characters", ErrInvalidToken, MaxTokenLabelLen)
+	case p.AgentID != "" && gateway.CheckAgentID(p.AgentID) != "":
+		// The one agent id rule (R38): a token for an agent the desk API
+		// refuses to act for would be useless.
+		return fmt.Errorf("%w: agent %q %s", ErrInvalidToken, p.AgentID, gateway.CheckAgentID(p.AgentID))
+	case gateway.CheckLine(p.Label, MaxTokenLabelLen) != "":
+		return fmt.Errorf("%w: label %s", ErrInvalidToken, gateway.CheckLine(p.Label, MaxTokenLabelLen))
 	}
 	return nil
 }
@@ -177,8 +178,6 @@ func joinRoles() string {
 	}
 	return b.String()
 }
-
-func hasControl(s string) bool { return strings.ContainsFunc(s, unicode.IsControl) }
 
 // List returns the live tokens (and revoked ones if asked), oldest first.
 func (s *TokenStore) List(ctx context.Context, p *ListTokensParams) ([]Token, error) {

@@ -100,6 +100,12 @@ func TestTokenStoreCreateRefusesInvalidParameters(t *testing.T) {
 		{"agent id too long", postgres.CreateTokenParams{Role: httpapi.RoleAgent, AgentID: strings.Repeat("a", postgres.MaxTokenAgentIDLen+1)}},
 		{"label too long", postgres.CreateTokenParams{Role: httpapi.RoleOps, Label: strings.Repeat("l", postgres.MaxTokenLabelLen+1)}},
 		{"label with a newline", postgres.CreateTokenParams{Role: httpapi.RoleOps, Label: "a\nb"}},
+		// R38: the one agent id rule, and what PostgreSQL cannot store.
+		{"agent id as a path", postgres.CreateTokenParams{Role: httpapi.RoleAgent, AgentID: "../../etc/passwd"}},
+		{"agent id with a slash", postgres.CreateTokenParams{Role: httpapi.RoleAgent, AgentID: "a/b"}},
+		{"agent id with a space", postgres.CreateTokenParams{Role: httpapi.RoleAgent, AgentID: "ann smith"}},
+		{"agent id with a NUL", postgres.CreateTokenParams{Role: httpapi.RoleAgent, AgentID: "ann\x00"}},
+		{"label not UTF-8", postgres.CreateTokenParams{Role: httpapi.RoleOps, Label: "laptop \xff"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
