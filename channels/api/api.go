@@ -13,7 +13,7 @@
 // loses nothing.
 //
 // Retrying is always safe. The body's "id" is the message's idempotency key
-// (SPEC R1): the record's CloudEvents id is derived from it, so a retried
+// (R1): the record's CloudEvents id is derived from it, so a retried
 // message yields a second record with the same event id, and the ticketing
 // worker stores it once. Handler itself keeps no state and does not dedupe.
 //

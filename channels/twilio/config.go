@@ -46,7 +46,7 @@ const (
 
 // Defaults of Config.
 const (
-	// DefaultPublicURL is CHATGATE_PUBLIC_URL's default (SPEC.md §3).
+	// DefaultPublicURL is CHATGATE_PUBLIC_URL's default (docs/configuration.md).
 	DefaultPublicURL = "http://localhost:8080"
 	// DefaultAPIURL is Twilio's REST API.
 	DefaultAPIURL = "https://api.twilio.com"

@@ -60,7 +60,7 @@ type Error struct {
 // Error implements the error interface.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// errorBody is the JSON shape of every error response (SPEC.md §3).
+// errorBody is the JSON shape of every error response (openapi.yaml, components.schemas.Error).
 type errorBody struct {
 	Error errorPayload `json:"error"`
 }

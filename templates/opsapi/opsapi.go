@@ -1,4 +1,4 @@
-// Package opsapi is the ops HTTP API for message templates (SPEC R30):
+// Package opsapi is the ops HTTP API for message templates (R30):
 // list, get, create, update (a new version), approve, reject, disable,
 // delete a draft, and preview with variables, under /v1/templates.
 //
