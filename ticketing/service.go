@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/deadletter"
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -371,11 +372,11 @@ func topicOf(name string) gateway.Topic {
 }
 
 // deadletter turns a record the worker cannot handle into a deadletter
-// outbox record, with the reason.
+// outbox record, with the reason; the record is counted and logged where
+// every dead letter is (gateway/deadletter).
 func (s *Service) deadletter(ctx context.Context, m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
 	deadLettered.Inc()
-	s.logger().WarnContext(ctx, "record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", cause)
-	return deadletterRecord(m, cause, now)
+	return deadletterRecord(ctx, s.logger(), m, cause, now)
 }
 
 func decodeInbound(m gateway.Message) (gateway.Inbound, error) {
@@ -397,12 +398,14 @@ func decodeInbound(m gateway.Message) (gateway.Inbound, error) {
 	return in, nil
 }
 
-func deadletterRecord(m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
-	id := "deadletter:" + m.Topic + ":" + strconv.Itoa(m.Partition) + ":" + strconv.FormatInt(m.Offset, 10)
-	return outboxRecord(gateway.TopicDeadletter, string(m.Key), id, gateway.TypeDeadletter, m.Topic, now, gateway.Deadletter{
-		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
-		Key: string(m.Key), Value: string(m.Value), Reason: cause.Error(),
+func deadletterRecord(ctx context.Context, log *slog.Logger, m gateway.Message, cause error, now time.Time) (OutboxRecord, error) {
+	msg, err := deadletter.New(ctx, log, gateway.DeadletterParams{
+		Topic: string(gateway.TopicDeadletter), Source: EventSource, Original: m, Cause: cause, At: now,
 	})
+	if err != nil {
+		return OutboxRecord{}, err
+	}
+	return OutboxRecord{Topic: gateway.TopicDeadletter, Key: msg.Key, Value: msg.Value}, nil
 }
 
 // ticketEventRecord encodes a ticket event for the outbox and returns it

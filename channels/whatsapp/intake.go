@@ -2,7 +2,6 @@ package whatsapp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/deadletter"
 )
 
 // DefaultSource is the CloudEvents source of the records this channel publishes.
@@ -93,7 +93,7 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 			// acknowledge it. If even that fails, leave it for redelivery.
 			eventsTotal.WithLabelValues("message", "refused").Inc()
 			log.ErrorContext(ctx, "whatsapp message refused: invalid record; dead-lettered", "message_id", evt.Info.ID, "err", verr)
-			msg, err = h.deadletter(conv.Inbound, verr)
+			msg, err = h.deadletter(ctx, conv.Inbound, verr)
 			break
 		}
 		msg, err = conv.Inbound.Record(h.source(), h.Topics.Name(gateway.TopicInbound))
@@ -120,22 +120,24 @@ func (h *Intake) message(ctx context.Context, evt *events.Message) bool {
 }
 
 // deadletter wraps an inbound message that failed validation in a
-// chatgate.deadletter record keyed by its contact.
-func (h *Intake) deadletter(in *gateway.Inbound, cause error) (gateway.Message, error) {
-	value, err := json.Marshal(in)
+// chatgate.deadletter record keyed by its contact: its value is the inbound
+// record the channel would have published, so `chatgate deadletter replay`
+// can put it on the inbound topic once the cause is fixed.
+func (h *Intake) deadletter(ctx context.Context, in *gateway.Inbound, cause error) (gateway.Message, error) {
+	rec, err := in.Record(h.source(), "")
 	if err != nil {
 		// JSON has no NaN or infinity: without the location the message
 		// still encodes, and the reason (Validate's) names the coordinates.
 		// Failing here would acknowledge the message and keep nothing.
 		bare := *in
 		bare.Location = nil
-		if value, err = json.Marshal(bare); err != nil {
+		if rec, err = bare.Record(h.source(), ""); err != nil {
 			return gateway.Message{}, err
 		}
 	}
-	key := in.ContactKey()
-	return gateway.EncodeRecord(h.Topics.Name(gateway.TopicDeadletter), key, "deadletter:"+in.EventID(), h.source(),
-		gateway.TypeDeadletter, key, in.ReceivedAt, gateway.Deadletter{Key: key, Value: string(value), Reason: cause.Error()})
+	return deadletter.New(ctx, h.logger(), gateway.DeadletterParams{
+		Topic: h.Topics.Name(gateway.TopicDeadletter), Source: h.source(), Original: rec, Cause: cause, At: in.ReceivedAt,
+	})
 }
 
 func (h *Intake) receipt(ctx context.Context, evt *events.Receipt) bool {

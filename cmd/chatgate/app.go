@@ -17,6 +17,7 @@ import (
 	apichannel "github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/deadletter"
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 	"github.com/chatgate/chatgate/gateway/kafka"
@@ -354,18 +355,20 @@ func (a *app) senders() ([]*kafka.Consumer, error) {
 }
 
 // deadletter publishes a record a consumer could not handle to the
-// deadletter topic, with the reason.
+// deadletter topic, with the reason (counted and logged by the builder).
 func (a *app) deadletter(ctx context.Context, m gateway.Message, cause error) error {
-	id := fmt.Sprintf("deadletter:%s:%d:%d", m.Topic, m.Partition, m.Offset)
-	rec, err := gateway.EncodeRecord(a.topics.Name(gateway.TopicDeadletter), string(m.Key), id, "chatgate/worker",
-		gateway.TypeDeadletter, m.Topic, a.now(), gateway.Deadletter{
-			Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: string(m.Value), Reason: cause.Error(),
-		})
+	rec, err := deadletter.New(ctx, a.log, gateway.DeadletterParams{
+		Topic: a.topics.Name(gateway.TopicDeadletter), Source: deadletterSource, Original: m, Cause: cause, At: a.now(),
+	})
 	if err != nil {
 		return err
 	}
 	return a.producer.Publish(ctx, rec)
 }
+
+// deadletterSource is the CloudEvents source of the records the worker's
+// consumer dead-letters: poison records that fail even on their own.
+const deadletterSource = "chatgate/worker"
 
 // senderGroup is the consumer group of a channel's sender on the outbound
 // topic: derived from CHATGATE_WORKER_GROUP so that deployments sharing a

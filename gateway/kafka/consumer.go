@@ -237,8 +237,11 @@ func (c *Consumer) isolate(ctx context.Context, batch []gateway.Message, batchEr
 	}
 	for _, f := range failed {
 		poisonRecords.WithLabelValues(f.m.Topic).Inc()
-		c.cfg.Logger.ErrorContext(ctx, "record fails on its own; dead-lettered", "group", c.cfg.GroupID,
-			"topic", f.m.Topic, "partition", f.m.Partition, "offset", f.m.Offset, "err", f.err)
+		// The dead-letter builder (gateway/deadletter) logs the record at
+		// error level with its reason and counts it; this says which group
+		// gave up on it.
+		c.cfg.Logger.WarnContext(ctx, "record fails on its own; dead-lettering it", "group", c.cfg.GroupID,
+			"topic", f.m.Topic, "partition", f.m.Partition, "offset", f.m.Offset)
 		if err := c.cfg.Deadletter(ctx, f.m, f.err); err != nil {
 			return fmt.Errorf("dead-letter %s/%d@%d: %w", f.m.Topic, f.m.Partition, f.m.Offset, err)
 		}
