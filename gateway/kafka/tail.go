@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -127,4 +128,114 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 		offsets[po.Partition] = po.LastOffset
 	}
 	return offsets, nil
+}
+
+// Partitions returns the partition ids of topic.
+func Partitions(ctx context.Context, brokers []string, topic string) ([]int, error) {
+	return partitions(ctx, brokers, topic)
+}
+
+// OffsetRange selects the records of one partition with offsets From to To,
+// both inclusive; To < 0 means up to the last record.
+type OffsetRange struct {
+	Partition int
+	From, To  int64
+}
+
+// ReadTopic calls fn with the records of topic that exist when it is
+// called, partition by partition, in offset order: every record, or only
+// those ranges selects. It reads without a consumer group and does not wait
+// for records published later, so operators' commands (chatgate deadletter
+// list, replay) end. An error from fn stops the reading and is returned.
+func ReadTopic(ctx context.Context, brokers []string, topic string, ranges []OffsetRange, fn func(gateway.Message) error) error {
+	bounds, err := offsetBounds(ctx, brokers, topic)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
+	}
+	if ranges == nil {
+		for p := range bounds {
+			ranges = append(ranges, OffsetRange{Partition: p, From: 0, To: -1})
+		}
+		slices.SortFunc(ranges, func(a, b OffsetRange) int { return a.Partition - b.Partition })
+	}
+	for _, r := range ranges {
+		b, ok := bounds[r.Partition]
+		if !ok {
+			return fmt.Errorf("read %s: no partition %d", topic, r.Partition)
+		}
+		from, to := max(r.From, b.first), b.end-1
+		if r.To >= 0 {
+			to = min(r.To, to)
+		}
+		if from > to {
+			continue
+		}
+		if err := readPartition(ctx, brokers, topic, r.Partition, from, to, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readPartition(ctx context.Context, brokers []string, topic string, partition int, from, to int64, fn func(gateway.Message) error) error {
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: partition,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return fmt.Errorf("read %s partition %d from %d: %w", topic, partition, from, err)
+	}
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("read %s partition %d: %w", topic, partition, err)
+		}
+		if m.Offset > to {
+			return nil // the last offset in range was not a record (compacted away)
+		}
+		if err := fn(convert(m)); err != nil {
+			return err
+		}
+		if m.Offset == to {
+			return nil
+		}
+	}
+}
+
+// partitionBounds are a partition's first offset still stored and the
+// offset its next record will get.
+type partitionBounds struct{ first, end int64 }
+
+func offsetBounds(ctx context.Context, brokers []string, topic string) (map[int]partitionBounds, error) {
+	parts, err := partitions(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	bounds := make(map[int]partitionBounds, len(parts))
+	for _, p := range parts {
+		// One connection per partition leader: Kafka refuses a ListOffsets
+		// request that asks for both ends of one partition.
+		var conn *kafkago.Conn
+		for _, b := range brokers {
+			if conn, err = kafkago.DialLeader(ctx, "tcp", b, topic, p); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("offsets of %s partition %d: %w", topic, p, err)
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetDeadline(dl)
+		} else {
+			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		}
+		first, end, err := conn.ReadOffsets()
+		_ = conn.Close()
+		if err != nil {
+			return nil, fmt.Errorf("offsets of %s partition %d: %w", topic, p, err)
+		}
+		bounds[p] = partitionBounds{first: first, end: end}
+	}
+	return bounds, nil
 }
