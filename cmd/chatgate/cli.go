@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,17 +17,98 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// execute runs the CLI with args; errors are printed to stderr once.
+// execute runs the CLI with args; errors are printed to stderr once, a
+// usage error with a pointer to the help. main exits with exitCode(err).
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "chatgate: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
 	}
 	return err
+}
+
+// Exit codes: 2 for a mistake in how chatgate was called, 1 for a failure
+// of what it was asked to do, as most command-line tools do.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// exitCode is the process status for what execute returned.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, new(usageError)):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// usageError is a mistake in how chatgate was called: an unknown command
+// or flag, a flag value it does not accept, a missing or extra argument.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usageErrorf formats a usageError.
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// markUsageErrors makes every way cobra refuses a command line a
+// usageError: flag parsing, argument validation, required and grouped
+// flags, and unknown subcommands (cobra shows the help of a command group
+// and succeeds for `chatgate templates bogus`).
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usageError{err}
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				if cmd.SuggestionsMinimumDistance <= 0 {
+					cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+				}
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += " (did you mean " + strings.Join(s, " or ") + "?)"
+				}
+				return usageError{errors.New(msg)}
+			}
+		} else if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -48,6 +130,7 @@ embedded Kafka-protocol broker and a managed local PostgreSQL under CHATGATE_DAT
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
 	})
+	markUsageErrors(root)
 	return root
 }
 
@@ -83,7 +166,7 @@ kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.`,
 			}
 			rs, err := parseRoles(roles)
 			if err != nil {
-				return err
+				return usageError{err}
 			}
 			log := newLogger(stderr, cfg.LogLevel)
 			if cfg.embeddedKafka() || cfg.embeddedPostgres() {

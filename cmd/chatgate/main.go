@@ -14,6 +14,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := execute(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		os.Exit(1)
+		stop()
+		os.Exit(exitCode(err))
 	}
 }

@@ -61,16 +61,16 @@ func newTemplatesListCmd(stdout io.Writer, withStore storeRunner[*pgstore.Store]
 			p.Status, p.Channel, p.Category = templates.Status(status), templates.ChannelScope(channel), templates.Category(category)
 			switch {
 			case status != "" && !p.Status.Valid():
-				return fmt.Errorf("--status %q: want draft, approved, rejected or disabled", status)
+				return usageErrorf("--status %q: want draft, approved, rejected or disabled", status)
 			case channel != "" && !p.Channel.Valid():
-				return fmt.Errorf("--channel %q: want whatsapp, sms or any", channel)
+				return usageErrorf("--channel %q: want whatsapp, sms or any", channel)
 			case category != "" && !p.Category.Valid():
-				return fmt.Errorf("--category %q: want utility, marketing or authentication", category)
+				return usageErrorf("--category %q: want utility, marketing or authentication", category)
 			}
 			if language != "" {
 				lang, err := templates.NormalizeLanguage(language)
 				if err != nil {
-					return fmt.Errorf("--language: %w", err)
+					return usageErrorf("--language: %w", err)
 				}
 				p.Language = lang
 			}

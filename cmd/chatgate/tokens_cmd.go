@@ -73,11 +73,11 @@ api-channel tokens act for no single agent (no --agent).`,
 			p.Role = httpapi.Role(role)
 			switch {
 			case !p.Role.Valid():
-				return fmt.Errorf("--role %q: want one of %s", role, roleNames())
+				return usageErrorf("--role %q: want one of %s", role, roleNames())
 			case p.Role.ActsAsAgent() && p.AgentID == "":
-				return fmt.Errorf("--agent is required for a %s token: the agent it acts as", p.Role)
+				return usageErrorf("--agent is required for a %s token: the agent it acts as", p.Role)
 			case !p.Role.ActsAsAgent() && p.AgentID != "":
-				return fmt.Errorf("--agent is only for agent and supervisor tokens; a %s token names the agent in each request", p.Role)
+				return usageErrorf("--agent is only for agent and supervisor tokens; a %s token names the agent in each request", p.Role)
 			}
 			return withStore(cmd, func(ctx context.Context, s *postgres.TokenStore) error {
 				tok, err := s.Create(ctx, &p)
@@ -149,7 +149,7 @@ nothing; revoking cannot be undone: create a new token instead.`,
 			for i, a := range args {
 				id, err := postgres.ParseTokenID(a)
 				if err != nil {
-					return err
+					return usageError{err}
 				}
 				ids[i] = id
 			}
