@@ -14,9 +14,6 @@ import (
 	"github.com/chatgate/chatgate/gateway/postgres"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // execute runs the CLI with args; errors are printed to stderr once, a
 // usage error with a pointer to the help. main exits with exitCode(err).
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -123,12 +120,15 @@ Without CHATGATE_KAFKA_BROKERS and CHATGATE_DATABASE_URL, 'chatgate run' starts 
 embedded Kafka-protocol broker and a managed local PostgreSQL under CHATGATE_DATA_DIR.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version prints what `chatgate version` prints.
+		Version: build.String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newRunCmd(stdout, stderr), newMigrateCmd(stderr), newBenchCmd(stdout, stderr), newWhatsAppCmd(stdout, stderr), newTemplatesCmd(stdout, stderr), newDepartmentsCmd(stdout, stderr), newTokensCmd(stdout, stderr), newDemoCmd(stdout, stderr), &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, VCS revision and dirty flag of this build",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), version) },
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), build) },
 	})
 	markUsageErrors(root)
 	return root
@@ -180,7 +180,7 @@ kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.`,
 				return err
 			}
 			defer a.Close()
-			log.InfoContext(ctx, "chatgate running", "version", version, "roles", strings.Join(rs, ","),
+			log.InfoContext(ctx, "chatgate running", "version", version, "revision", build.Revision, "roles", strings.Join(rs, ","),
 				"http", cfg.HTTPAddr, "kafka", strings.Join(a.brokers, ","), "embedded_kafka", cfg.embeddedKafka(),
 				"embedded_postgres", cfg.embeddedPostgres(), "topic_prefix", cfg.TopicPrefix)
 			err = a.run(ctx)
