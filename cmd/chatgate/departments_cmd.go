@@ -100,15 +100,16 @@ standard input.`,
 func printDepartmentChanges(w io.Writer, ch ticketing.DepartmentChanges, verb string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, g := range []struct {
-		what string
-		ids  []string
-	}{{"created", ch.Created}, {"updated", ch.Updated}, {"deleted", ch.Deleted}, {"unchanged", ch.Unchanged}} {
+		done, planned string // what apply did, what a dry run would do
+		ids           []string
+	}{{"created", "would create", ch.Created}, {"updated", "would update", ch.Updated},
+		{"deleted", "would delete", ch.Deleted}, {"unchanged", "unchanged", ch.Unchanged}} {
 		for _, id := range g.ids {
-			v := verb
-			if g.what == "unchanged" {
-				v = ""
+			word := g.done
+			if verb != "" {
+				word = g.planned
 			}
-			fmt.Fprintf(tw, "%s%s\t%s\n", v, g.what, id)
+			fmt.Fprintf(tw, "%s\t%s\n", word, id)
 		}
 	}
 	_ = tw.Flush()

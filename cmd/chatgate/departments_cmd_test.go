@@ -112,7 +112,7 @@ func TestR3_DepartmentsCLIApplyTwiceChangesNothing(t *testing.T) {
 		t.Fatalf("apply without prune:\n%s", out)
 	}
 	out = mustRunDepartments(t, db, "apply", "-f", one, "--prune", "--dry-run")
-	if !strings.Contains(out, "would be deleted  support") || len(departmentVersions(t, db)) != 2 {
+	if !strings.Contains(out, "would delete  support") || len(departmentVersions(t, db)) != 2 {
 		t.Fatalf("dry run with prune:\n%s", out)
 	}
 	out = mustRunDepartments(t, db, "apply", "-f", one, "--prune")
@@ -189,4 +189,16 @@ func TestDepartmentsExampleFileIsValid(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("round trip changed the departments:\n%s", out)
 	}
+}
+
+// A dry run says what it would do on every line (as templates apply does).
+func TestR3_DepartmentsApplyDryRunLinesSayWould(t *testing.T) {
+	t.Parallel()
+	db := pgtest.URL(t)
+	file := filepath.Join("..", "..", "deploy", "departments.example.yaml")
+	out := mustRunDepartments(t, db, "apply", "-f", file, "--dry-run")
+	checkDryRun(t, out, []string{"would create ", "would create "})
+	mustRunDepartments(t, db, "apply", "-f", file)
+	checkDryRun(t, mustRunDepartments(t, db, "apply", "-f", writeFile(t, "none.yaml", "departments: []\n"), "--prune", "--dry-run"),
+		[]string{"would delete ", "would delete "})
 }

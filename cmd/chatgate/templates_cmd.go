@@ -188,11 +188,27 @@ written. -f - reads standard input.`,
 	return cmd
 }
 
+// templateActionWords say what apply did to a template, or, in a dry run
+// (verb "would be "), what it would do.
+var templateActionWords = map[templates.ApplyAction][2]string{
+	templates.ApplyCreated:       {"created", "would create"},
+	templates.ApplyUpdated:       {"updated", "would update"},
+	templates.ApplyStatusChanged: {"status changed", "would change status"},
+	templates.ApplyUnchanged:     {"unchanged", "unchanged"},
+}
+
 // printApplyReport writes one line per template and a summary.
 func printApplyReport(w io.Writer, rep *templates.ApplyReport, verb string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%s (%s)\tversion %d\t%s\n", strings.ReplaceAll(string(r.Action), "_", " "), r.Name, r.Language, r.Version, r.Status)
+		word := strings.ReplaceAll(string(r.Action), "_", " ")
+		if words, ok := templateActionWords[r.Action]; ok {
+			word = words[0]
+			if verb != "" {
+				word = words[1]
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s (%s)\tversion %d\t%s\n", word, r.Name, r.Language, r.Version, r.Status)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d templates: %d %screated, %d %supdated, %d status %schanged, %d unchanged\n", len(rep.Results),

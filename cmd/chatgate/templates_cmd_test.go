@@ -148,3 +148,40 @@ func TestR30_TemplatesCLICommands(t *testing.T) {
 		t.Fatalf("apply of an invalid file = %v", err)
 	}
 }
+
+// A dry run says what it would do on every line, never "created" (issue
+// 19: each line of `templates apply --dry-run` said "created").
+func TestR30_TemplatesApplyDryRunLinesSayWould(t *testing.T) {
+	t.Parallel()
+	db := pgtest.URL(t)
+	file := writeFile(t, "templates.yaml", cliTemplatesFile)
+	checkDryRun(t, mustRunTemplates(t, db, "apply", "-f", file, "--dry-run"), []string{
+		"would create order_shipped (pt_BR)", "would create order_shipped (en)", "would create otp (en)"})
+
+	mustRunTemplates(t, db, "apply", "-f", file)
+	edited := strings.Replace(cliTemplatesFile, "Hi {{1}}", "Hello {{1}}", 1)
+	edited = strings.Replace(edited, "    channel: sms\n", "    channel: sms\n    status: approved\n", 1)
+	checkDryRun(t, mustRunTemplates(t, db, "apply", "-f", writeFile(t, "edit.yaml", edited), "--dry-run"), []string{
+		"unchanged order_shipped (pt_BR)", "would update order_shipped (en)", "would change status otp (en)"})
+}
+
+// checkDryRun fails unless every line but the summary starts with the
+// words of want, in order, and nothing claims to be done.
+func checkDryRun(t *testing.T, out string, want []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(want)+1 {
+		t.Fatalf("dry run printed %d lines, want %d and a summary:\n%s", len(lines), len(want), out)
+	}
+	for i, w := range want {
+		// Columns are aligned with spaces; compare words.
+		if !strings.HasPrefix(strings.Join(strings.Fields(lines[i]), " "), w) {
+			t.Fatalf("dry run line %d = %q, want %q…:\n%s", i, lines[i], w, out)
+		}
+	}
+	for _, done := range []string{"created", "updated", "deleted", "status changed"} {
+		if strings.Contains(strings.Join(lines[:len(want)], "\n"), done) {
+			t.Fatalf("a dry run line says %q:\n%s", done, out)
+		}
+	}
+}
