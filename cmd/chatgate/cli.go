@@ -144,11 +144,14 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var roles, httpAddr, dataDir string
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run chatgate (every role, or those named by --roles)",
+		Short: "Run chatgate: the default roles, or those named by --roles",
 		Long: `Run chatgate. Without CHATGATE_KAFKA_BROKERS it starts an embedded Kafka-protocol
 broker on CHATGATE_EMBEDDED_KAFKA_ADDR (127.0.0.1:9092); without CHATGATE_DATABASE_URL it
 starts a managed local PostgreSQL from the installed server binaries. Data of both is
-kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.`,
+kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.
+
+Roles (--roles, comma-separated):
+` + rolesHelp(),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(os.LookupEnv)
@@ -188,10 +191,40 @@ kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&roles, "roles", "", "comma-separated roles to run: ingress, worker, relay (default: all)")
+	cmd.Flags().StringVar(&roles, "roles", "", "comma-separated roles to run: "+strings.Join(availableRoles, ", ")+
+		" (default "+strings.Join(defaultRoles(), ",")+")")
 	cmd.Flags().StringVar(&httpAddr, "http-addr", "", "HTTP listen address (overrides CHATGATE_HTTP_ADDR)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory of the embedded parts (overrides CHATGATE_DATA_DIR)")
 	return cmd
+}
+
+// roleDescriptions say what each role runs, for run --help.
+var roleDescriptions = map[string]string{
+	roleIngress:   "the HTTP server: API channel, Twilio webhooks, desk and ops APIs, health, metrics",
+	roleWorker:    "the ticketing worker on the inbound, commands and status topics (it sweeps timers too)",
+	roleRelay:     "the outbox relay: publishes ticket events and outbound messages",
+	roleSender:    "the channel senders on the outbound topic (API callback, Twilio)",
+	roleWhatsApp:  "the linked WhatsApp device: intake, receipts and its sender",
+	roleScheduler: "sweeps due timers only; the worker sweeps them too, so it is not a default",
+}
+
+// defaultRoles are the roles run without --roles.
+func defaultRoles() []string {
+	rs, _ := parseRoles("")
+	return rs
+}
+
+// rolesHelp lists every role, what it runs, and the default set.
+func rolesHelp() string {
+	var b strings.Builder
+	for _, r := range availableRoles {
+		fmt.Fprintf(&b, "  %-10s %s\n", r, roleDescriptions[r])
+	}
+	fmt.Fprintf(&b, "Default: %s.", strings.Join(defaultRoles(), ", "))
+	if !whatsAppBuilt {
+		b.WriteString(" This build has no WhatsApp channel (-tags nowhatsapp).")
+	}
+	return b.String()
 }
 
 func newMigrateCmd(stderr io.Writer) *cobra.Command {

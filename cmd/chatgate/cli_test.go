@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,5 +124,29 @@ func TestCLI_ProcessExitCodes(t *testing.T) {
 				t.Fatalf("chatgate %s exited %d, want %d:\n%s", args, code, want, out)
 			}
 		})
+	}
+}
+
+// run --help lists all six roles, what each runs, and the real default
+// (issue 19: it listed three and called the default "all").
+func TestCLI_RunHelpListsEveryRoleAndTheDefault(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if err := execute(context.Background(), []string{"run", "--help"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, r := range []string{roleIngress, roleWhatsApp, roleWorker, roleSender, roleRelay, roleScheduler} {
+		if !strings.Contains(help, "\n  "+r+" ") {
+			t.Errorf("run --help does not describe role %s", r)
+		}
+	}
+	def := defaultRoles()
+	if slices.Contains(def, roleScheduler) || !slices.Contains(def, roleWorker) {
+		t.Fatalf("default roles %v", def)
+	}
+	if !strings.Contains(help, "Default: "+strings.Join(def, ", ")+".") || !strings.Contains(help, "(default "+strings.Join(def, ",")+")") ||
+		strings.Contains(help, "all)") {
+		t.Fatalf("run --help does not say the default is %v:\n%s", def, help)
 	}
 }
