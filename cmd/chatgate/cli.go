@@ -148,7 +148,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Run chatgate. Without CHATGATE_KAFKA_BROKERS it starts an embedded Kafka-protocol
 broker on CHATGATE_EMBEDDED_KAFKA_ADDR (127.0.0.1:9092); without CHATGATE_DATABASE_URL it
 starts a managed local PostgreSQL from the installed server binaries. Data of both is
-kept under CHATGATE_DATA_DIR (./.chatgate). Stops cleanly on SIGINT/SIGTERM.
+kept under CHATGATE_DATA_DIR (./.chatgate). SIGINT (Ctrl-C) or SIGTERM stops it cleanly, and
+it then exits with status 0; a second SIGINT during the stop ends it at once.
 
 Roles (--roles, comma-separated):
 ` + rolesHelp(),
@@ -187,6 +188,9 @@ Roles (--roles, comma-separated):
 				"http", cfg.HTTPAddr, "kafka", strings.Join(a.brokers, ","), "embedded_kafka", cfg.embeddedKafka(),
 				"embedded_postgres", cfg.embeddedPostgres(), "topic_prefix", cfg.TopicPrefix)
 			err = a.run(ctx)
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				err = nil // a role that reports the stop it was asked for
+			}
 			log.InfoContext(context.WithoutCancel(ctx), "chatgate stopping")
 			return err
 		},

@@ -5,11 +5,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -148,5 +154,112 @@ func TestCLI_RunHelpListsEveryRoleAndTheDefault(t *testing.T) {
 	if !strings.Contains(help, "Default: "+strings.Join(def, ", ")+".") || !strings.Contains(help, "(default "+strings.Join(def, ",")+")") ||
 		strings.Contains(help, "all)") {
 		t.Fatalf("run --help does not say the default is %v:\n%s", def, help)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a child process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// `chatgate run` on its embedded defaults (broker, managed PostgreSQL, in a
+// fresh data directory) stops cleanly on SIGINT and SIGTERM and exits 0
+// (issue 19: `make run` reported "Error 1" after a clean Ctrl-C).
+func TestRun_ExitsZeroAfterACleanStopOnSignal(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if os.Geteuid() == 0 { // the managed PostgreSQL runs as postgres, who must traverse it
+				for _, d := range []string{dir, filepath.Dir(dir)} {
+					if err := os.Chmod(d, 0o711); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var env []string
+			for _, kv := range os.Environ() { // the embedded defaults: no configured broker or database
+				if !strings.HasPrefix(kv, "CHATGATE_") {
+					env = append(env, kv)
+				}
+			}
+			cmd := chatgateCommand(t, nil, "run")
+			cmd.Env = append(env, asMainEnv+"=1", "CHATGATE_DATA_DIR="+filepath.Join(dir, "data"),
+				"CHATGATE_EMBEDDED_KAFKA_ADDR=127.0.0.1:0", "CHATGATE_HTTP_ADDR=127.0.0.1:0")
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			stopped := false // set once exited was received from
+			t.Cleanup(func() {
+				if !stopped {
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+			})
+
+			// Up when /healthz answers on the address it logged.
+			addr := regexp.MustCompile(`msg="http server listening" addr=(\S+)`)
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				if m := addr.FindStringSubmatch(stderr.String()); m != nil {
+					if resp, err := http.Get("http://" + m[1] + "/healthz"); err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusOK && strings.Contains(stderr.String(), "chatgate running") {
+							break
+						}
+					}
+				}
+				select {
+				case err := <-exited:
+					stopped = true
+					t.Fatalf("chatgate run exited before it was up: %v\n%s", err, stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("chatgate run not up in time:\n%s", stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				stopped = true
+				if err != nil {
+					t.Fatalf("chatgate run after %s: %v, want exit status 0\n%s", sig, err, stderr.String())
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("chatgate run did not stop on %s:\n%s", sig, stderr.String())
+			}
+			logs := stderr.String()
+			for _, want := range []string{"chatgate stopping", "postgres stopped", "embedded kafka broker stopped"} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("stop logs lack %q", want)
+				}
+			}
+			if strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "chatgate: ") {
+				t.Fatalf("errors during a clean stop:\n%s", logs)
+			}
+		})
 	}
 }
