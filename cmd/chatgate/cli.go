@@ -124,7 +124,7 @@ embedded Kafka-protocol broker and a managed local PostgreSQL under CHATGATE_DAT
 		Version: build.String(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newRunCmd(stdout, stderr), newMigrateCmd(stderr), newBenchCmd(stdout, stderr), newWhatsAppCmd(stdout, stderr), newTemplatesCmd(stdout, stderr), newDepartmentsCmd(stdout, stderr), newTokensCmd(stdout, stderr), newDemoCmd(stdout, stderr), &cobra.Command{
+	root.AddCommand(newRunCmd(stdout, stderr), newMigrateCmd(stderr), newBenchCmd(stdout, stderr), newWhatsAppCmd(stdout, stderr), newTemplatesCmd(stdout, stderr), newDepartmentsCmd(stdout, stderr), newTokensCmd(stdout, stderr), newDeadletterCmd(stdout, stderr), newDemoCmd(stdout, stderr), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, VCS revision and dirty flag of this build",
 		Args:  cobra.NoArgs,
