@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,6 +72,89 @@ func TestDocs_MetricsAreDocumented(t *testing.T) {
 	for _, name := range goSourceMatches(t, regexp.MustCompile(`Name:\s+"(chatgate_[a-z0-9_]+)"`)) {
 		if !strings.Contains(doc, "`"+name+"`") {
 			t.Errorf("metric %s is not in docs/metrics.md", name)
+		}
+	}
+}
+
+// projectDocs are the documents of the project: README.md, CHANGELOG.md,
+// docs/*.md and deploy/**/*.md, as paths relative to the repository.
+func projectDocs(t *testing.T) []string {
+	t.Helper()
+	docs := []string{"README.md", "CHANGELOG.md"}
+	for _, dir := range []string{"docs", "deploy"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(path, ".md") && (dir == "deploy" || filepath.Dir(path) == filepath.Join(repoRoot, "docs")) {
+				rel, err := filepath.Rel(repoRoot, path)
+				if err != nil {
+					return err
+				}
+				docs = append(docs, rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return docs
+}
+
+// No document of the project refers to a file outside the repository
+// (issue 19: several cited a SPEC.md that is not in it): no mention of the
+// design files kept outside, and every relative link resolves to a file or
+// directory of the repository; links to rules.md#rN name a rule there.
+func TestDocs_NoDocumentRefersOutsideTheRepository(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := readDoc(t, "docs/rules.md")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range projectDocs(t) {
+		text := readDoc(t, doc)
+		for _, outside := range []string{"SPEC.md", "DESIGN.md", "STYLE.md", "DEPENDENCIES.md", "../shared"} {
+			if strings.Contains(text, outside) {
+				t.Errorf("%s refers to %s, which is not in the repository", doc, outside)
+			}
+		}
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			path := filepath.Join(root, filepath.Dir(doc), file)
+			if file == "" {
+				path = filepath.Join(root, doc)
+			}
+			if rel, err := filepath.Rel(root, path); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links to %s, outside the repository", doc, target)
+				continue
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("%s links to %s, which does not exist", doc, target)
+				continue
+			}
+			if filepath.Base(path) == "rules.md" && regexp.MustCompile(`^r[0-9]+$`).MatchString(anchor) &&
+				!strings.Contains(rules, `<a id="`+anchor+`"></a>`) {
+				t.Errorf("%s links to rule %s, which docs/rules.md does not have", doc, target)
+			}
+		}
+	}
+}
+
+// docs/rules.md is the rules' home: every rule R1–R50 once, with its anchor.
+func TestDocs_RulesHaveEveryRuleWithItsAnchor(t *testing.T) {
+	t.Parallel()
+	rules := readDoc(t, "docs/rules.md")
+	for n := 1; n <= 50; n++ {
+		item := fmt.Sprintf(`<a id="r%d"></a>**R%d** `, n, n)
+		if c := strings.Count(rules, item); c != 1 {
+			t.Errorf("docs/rules.md has rule R%d %d times, want once (%q)", n, c, item)
 		}
 	}
 }
