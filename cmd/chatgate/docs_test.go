@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // repoRoot is the repository's top directory, seen from this package.
@@ -169,5 +171,30 @@ func TestDocs_EveryVariableIsDocumented(t *testing.T) {
 		if !strings.Contains(doc, "`"+v+"`") {
 			t.Errorf("%s is read by the code but not in docs/configuration.md", v)
 		}
+	}
+}
+
+// docs/events.md orders delivery statuses as gateway.DeliveryStatus.Rank
+// does (issue 19: it called failed final while read outranks it).
+func TestDocs_EventsStatusOrderIsTheCodesRank(t *testing.T) {
+	t.Parallel()
+	doc := readDoc(t, "docs/events.md")
+	m := regexp.MustCompile("Statuses only move forward, by rank: ([a-z <]+)\n").FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal(`docs/events.md does not give the statuses' order ("Statuses only move forward, by rank: queued < …")`)
+	}
+	order := strings.Split(m[1], " < ")
+	all := []gateway.DeliveryStatus{gateway.StatusQueued, gateway.StatusSending, gateway.StatusSent, gateway.StatusDelivered, gateway.StatusFailed, gateway.StatusRead}
+	if len(order) != len(all) {
+		t.Fatalf("docs/events.md orders %v, want all of %v", order, all)
+	}
+	for i := 1; i < len(order); i++ {
+		lo, hi := gateway.DeliveryStatus(order[i-1]), gateway.DeliveryStatus(order[i])
+		if !lo.Valid() || !hi.Valid() || lo.Rank() >= hi.Rank() {
+			t.Errorf("docs/events.md puts %s before %s; the code ranks them %d and %d", lo, hi, lo.Rank(), hi.Rank())
+		}
+	}
+	if strings.Contains(doc, "failed is final") {
+		t.Error("docs/events.md says failed is final; read outranks it")
 	}
 }
