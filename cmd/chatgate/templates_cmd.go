@@ -18,7 +18,7 @@ import (
 )
 
 // newTemplatesCmd is `chatgate templates …`: ops management of message
-// templates (SPEC R30) straight on the database, the same store the HTTP
+// templates (R30, docs/rules.md) straight on the database, the same store the HTTP
 // API /v1/templates uses.
 func newTemplatesCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
