@@ -16,7 +16,7 @@ import (
 // Topic is the suffix of a Kafka topic name; the full name is prefix + Topic.
 type Topic string
 
-// The six topics of SPEC.md §3.
+// The six topics (docs/events.md).
 const (
 	TopicInbound    Topic = "inbound"
 	TopicOutbound   Topic = "outbound"

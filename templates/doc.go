@@ -1,7 +1,7 @@
 // Package templates is the pure core of chatgate's message templates: the
 // model, its validation, rendering with variables, language fallback, and the
 // helpers that decide whether free text may still be sent in WhatsApp's
-// 24-hour customer-service window (SPEC rules R28–R31).
+// 24-hour customer-service window (rules R28–R31 of docs/rules.md).
 //
 // Nothing here does I/O or reads the clock: window helpers take the time as
 // an argument, and storage, HTTP and CLI live elsewhere and call in.

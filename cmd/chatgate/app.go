@@ -33,7 +33,7 @@ import (
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
 
-// Roles a process can run (SPEC.md §3, `--roles`).
+// Roles a process can run (docs/configuration.md, `--roles`).
 const (
 	roleIngress   = "ingress"   // HTTP API and inbound webhooks
 	roleWorker    = "worker"    // ticketing worker on the inbound topic

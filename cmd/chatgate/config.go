@@ -82,7 +82,7 @@ type config struct {
 	lookupEnv func(string) (string, bool)
 }
 
-// defaultConfig holds the defaults of SPEC.md §3.
+// defaultConfig holds the defaults documented in docs/configuration.md.
 func defaultConfig() config {
 	return config{
 		EmbeddedKafkaAddr: "127.0.0.1:9092",

@@ -18,7 +18,7 @@ import (
 // Role is what a bearer token may do. Each route names the roles it admits.
 type Role string
 
-// The roles of SPEC.md and the desk API.
+// The roles of the HTTP API (docs/tokens.md).
 const (
 	// RoleAgent is one agent's own desk client: it acts as that agent.
 	RoleAgent Role = "agent"

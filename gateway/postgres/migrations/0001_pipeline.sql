@@ -13,7 +13,7 @@ CREATE TABLE contacts (
     updated_at      timestamptz NOT NULL,
     -- The contact's last inbound message: WhatsApp's 24-hour window runs from it (R28).
     last_inbound_at timestamptz,
-    -- One contact is one address on one channel (SPEC.md §1).
+    -- One contact is one address on one channel (docs/rules.md).
     UNIQUE (channel, address)
 );
 

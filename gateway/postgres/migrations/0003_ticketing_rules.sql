@@ -1,4 +1,4 @@
--- 0003: the ticketing rules (SPEC.md R3–R16, R22, R27).
+-- 0003: the ticketing rules (docs/rules.md R3–R16, R22, R27).
 -- Why: routing and reachability need departments and agent presence; the
 -- out-of-hours leave-a-message flow keeps a session on the conversation; the
 -- rules' timers (prompt expiry, intake close, snooze wake-up, archive) are

@@ -1,4 +1,4 @@
--- 0008: desk operations (SPEC.md R17–R26).
+-- 0008: desk operations (docs/rules.md R17–R26).
 -- Why: desks accept, quick-accept, transfer, return, resolve, reopen, snooze,
 -- delete, mark spam or unread and comment through chatgate, and list the
 -- queues with chatgate enforcing who sees what. A conversation must therefore
