@@ -262,6 +262,10 @@ type MessageView struct {
 	SentAt     time.Time `json:"sent_at"`   // when the provider received it from the sender
 	StoredAt   time.Time `json:"stored_at"` // when chatgate stored it
 	Seq        int       `json:"seq"`       // 1-based position in the conversation
+	// SentBy is who wrote an outbound message: "system" (chatgate's
+	// auto-responder and other texts, R37), "phone" (the business's own
+	// WhatsApp phone) or "agent:<id>"; empty for the contact's messages.
+	SentBy string `json:"sent_by,omitempty"`
 }
 
 // TicketEvent is the data of every chatgate.ticket.* event: the conversation

@@ -492,9 +492,11 @@ func (d *decider) send(conv *Conversation, kind TextKind, trigger string) {
 }
 
 // sendText stores the text as an outbound message of conv (nil: outside any
-// conversation) and sends it from the business address from. To an opted-out
-// contact nothing is sent (R33): the message is stored as failed with
-// ErrorCodeOptedOut, so the refusal shows in the conversation's history.
+// conversation), written by SentBySystem and published as message_added
+// like an agent's reply (R37), and sends it from the business address
+// from. To an opted-out contact nothing is sent (R33): the message is
+// stored as failed with ErrorCodeOptedOut, so the refusal shows in the
+// conversation's history.
 func (d *decider) sendText(conv *Conversation, dep *Department, from string, kind TextKind, trigger string) {
 	c := d.st.Contact
 	text, lang := dep.Text(kind, c.Language)
@@ -512,7 +514,7 @@ func (d *decider) sendText(conv *Conversation, dep *Department, from string, kin
 		Channel:   c.Channel,
 		Direction: DirectionOutbound,
 		RequestID: out.RequestID,
-		SentBy:    SentByAuto,
+		SentBy:    SentBySystem,
 		Body:      text,
 		SentAt:    d.now,
 		StoredAt:  d.now,
@@ -527,10 +529,15 @@ func (d *decider) sendText(conv *Conversation, dep *Department, from string, kin
 	}
 	if c.OptedOut {
 		msg.Status, msg.ErrorCode, msg.ErrorMessage = gateway.StatusFailed, ErrorCodeOptedOut, ErrOptedOut.Error()
-		d.effects = append(d.effects, StoreMessage{Msg: msg})
+	}
+	d.effects = append(d.effects, StoreMessage{Msg: msg})
+	if conv != nil {
+		d.emit(gateway.TypeTicketMessageAdded, conv, msg, "")
+	}
+	if c.OptedOut {
 		return
 	}
-	d.effects = append(d.effects, StoreMessage{Msg: msg}, SendText{Kind: kind, Language: lang, Conv: conv, Outbound: out, Msg: msg})
+	d.effects = append(d.effects, SendText{Kind: kind, Language: lang, Conv: conv, Outbound: out, Msg: msg})
 }
 
 // normalizeReply folds a reply for matching YES, NO and //end: case and

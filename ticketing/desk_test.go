@@ -208,7 +208,7 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 			}(),
 			events: []string{gateway.TypeTicketTransferred}},
 		{name: "return puts it back and tells the contact", state: StateAssigned, assignee: "ann",
-			cmd: cmd(TypeCommandReturn, "ann", nil), events: []string{gateway.TypeTicketReturned}, texts: []TextKind{TextAgentOnTheWay},
+			cmd: cmd(TypeCommandReturn, "ann", nil), events: []string{gateway.TypeTicketReturned, gateway.TypeTicketMessageAdded}, texts: []TextKind{TextAgentOnTheWay},
 			check: func(t *testing.T, conv *Conversation, effects []Effect) {
 				if conv.State != StateUnassigned || conv.Assignee != "" {
 					t.Fatalf("after return: %+v", conv)
@@ -224,7 +224,7 @@ func TestR21_TransferReturnResolve(t *testing.T) {
 			setup: func(st *ContactState, _ *Conversation) { st.Contact.LastInboundAt = deskNow.Add(-25 * time.Hour) },
 			cmd:   cmd(TypeCommandReturn, "ann", nil), events: []string{gateway.TypeTicketReturned}},
 		{name: "resolve closes, records who and tells the contact", state: StateAssigned, assignee: "ann",
-			cmd: cmd(TypeCommandClose, "ann", nil), events: []string{gateway.TypeTicketClosed}, texts: []TextKind{TextChatEnded},
+			cmd: cmd(TypeCommandClose, "ann", nil), events: []string{gateway.TypeTicketClosed, gateway.TypeTicketMessageAdded}, texts: []TextKind{TextChatEnded},
 			check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateClosed || conv.ClosedBy != "ann" || conv.CloseReason != ReasonResolved || conv.Assignee != "ann" {
 					t.Fatalf("after close: %+v", conv)
@@ -326,7 +326,7 @@ func TestR24_ContactEndedChatOnlyResolveOrDelete(t *testing.T) {
 		{name: "snooze is refused", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandSnooze, "ann", &DeskArgs{DurationSeconds: 600}), code: CodeContactEndedChat},
 		{name: "return is refused", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandReturn, "ann", nil), code: CodeContactEndedChat},
 		{name: "resolve", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandClose, "ann", nil),
-			events: []string{gateway.TypeTicketClosed}, texts: []TextKind{TextChatEnded}},
+			events: []string{gateway.TypeTicketClosed, gateway.TypeTicketMessageAdded}, texts: []TextKind{TextChatEnded}},
 		{name: "delete", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{gateway.TypeTicketDeleted}},
 	})
 	st, conv := deskConv(StateAssigned, "ann")

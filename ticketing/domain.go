@@ -160,7 +160,7 @@ type Message struct {
 	StoredAt   time.Time
 
 	// Outbound messages only (status.go): the send's request id (R32), who
-	// wrote it (SentByAuto, SentByPhone, or a desk's author), and its
+	// wrote it (SentBySystem, SentByPhone, or a desk's author), and its
 	// delivery state, which only moves forward (gateway.DeliveryStatus.Rank).
 	RequestID    string
 	SentBy       string

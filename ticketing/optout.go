@@ -38,8 +38,10 @@ var ErrOptedOut = errors.New("the contact opted out: nothing is sent until it re
 
 // Senders of outbound messages (Message.SentBy) chatgate itself sets.
 const (
-	SentByAuto  = "auto"  // an auto-responder text
-	SentByPhone = "phone" // sent from the business's own WhatsApp phone
+	// SentBySystem marks chatgate's own texts: auto-responders, prompts,
+	// confirmations (R37). Stored before 0009 as "auto".
+	SentBySystem = "system"
+	SentByPhone  = "phone" // sent from the business's own WhatsApp phone
 )
 
 type keyword int

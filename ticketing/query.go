@@ -124,12 +124,11 @@ type AgentCount struct {
 	Count   int    `json:"count"`
 }
 
-// HistoryMessage is a stored message of a conversation's history.
+// HistoryMessage is a stored message of a conversation's history; its
+// MessageView's SentBy says who wrote an outbound one ("system", "phone" or
+// "agent:<id>").
 type HistoryMessage struct {
 	gateway.MessageView
-	// SentBy is who wrote an outbound message: "auto", "phone" or
-	// "agent:<id>".
-	SentBy string                 `json:"sent_by,omitempty"`
 	Status gateway.DeliveryStatus `json:"status,omitempty"`
 	// Template is the template copy it was rendered from.
 	Template *TemplateRef `json:"template,omitempty"`

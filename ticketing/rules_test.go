@@ -245,7 +245,8 @@ func TestR6_OutOfHoursSendsAutoResponderThenPrompt(t *testing.T) {
 			!c.PromptExpiresAt.Equal(closedAt.Add(DefaultPromptExpiry)) || c.MessageCount != 1 || c.DepartmentID != "support" {
 			t.Fatalf("lang %q: conversation %+v", tc.lang, c)
 		}
-		if !same(eventTypes(effects), []string{gateway.TypeTicketCreated, gateway.TypeTicketMessageAdded}) {
+		if !same(eventTypes(effects), []string{gateway.TypeTicketCreated, gateway.TypeTicketMessageAdded,
+			gateway.TypeTicketMessageAdded, gateway.TypeTicketMessageAdded}) { // the message, then both texts (R37)
 			t.Fatalf("events %v", eventTypes(effects))
 		}
 		var sends []SendText

@@ -509,5 +509,6 @@ func messageView(m *Message) gateway.MessageView {
 		SentAt:     m.SentAt,
 		StoredAt:   m.StoredAt,
 		Seq:        m.Seq,
+		SentBy:     m.SentBy,
 	}
 }

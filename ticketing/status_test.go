@@ -1,6 +1,7 @@
 package ticketing
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestR32_AutoResponderIsStoredAsAQueuedOutboundMessage(t *testing.T) {
 	}
 	for i, s := range sends {
 		m := ms[i+1]
-		if s.Msg != m || m.RequestID != s.Outbound.RequestID || m.Direction != DirectionOutbound || m.SentBy != SentByAuto ||
+		if s.Msg != m || m.RequestID != s.Outbound.RequestID || m.Direction != DirectionOutbound || m.SentBy != SentBySystem ||
 			m.Status != gateway.StatusQueued || !m.StatusAt.Equal(closedAt) || m.Conv != st.Open || m.Body != s.Outbound.Text ||
 			m.Seq != 1 || m.ProviderID != "" {
 			t.Fatalf("text %d stored as %+v for %+v", i, m, s.Outbound)
@@ -69,5 +70,74 @@ func TestR32_StatusesNeverMoveAMessageBackwards(t *testing.T) {
 		if tc.applied && !m.StatusAt.Equal(at) {
 			t.Errorf("%s: status_at %v", tc.name, m.StatusAt)
 		}
+	}
+}
+
+// R37: chatgate's own texts are part of the conversation: stored as
+// outbound messages written by "system" and published as message_added,
+// right after what caused them, like an agent's reply; a text refused to
+// an opted-out contact too (its message shows the refusal), a text outside
+// any conversation (HELP to a contact without one) without an event.
+func TestR37_SystemTextsArePublishedAsMessages(t *testing.T) {
+	t.Parallel()
+	type added struct {
+		direction, sentBy, text string
+		status                  gateway.DeliveryStatus
+	}
+	addedOf := func(effects []Effect) []added {
+		var out []added
+		for _, e := range effects {
+			if ev, ok := e.(EmitTicketEvent); ok && ev.Type == gateway.TypeTicketMessageAdded {
+				out = append(out, added{string(ev.Msg.Direction), ev.Msg.SentBy, ev.Msg.Body, ev.Msg.Status})
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		decide func(t *testing.T) []Effect
+		want   []added
+	}{
+		{"out of hours: the message, then the texts", func(t *testing.T) []Effect {
+			return DecideInbound(newState(), msg("m1", "Hello", closedAt), unstaffed.env(t, closedAt))
+		}, []added{
+			{"inbound", "", "Hello", ""},
+			{"outbound", SentBySystem, "We are closed.", gateway.StatusQueued},
+			{"outbound", SentBySystem, DefaultTexts.LeaveMessagePrompt, gateway.StatusQueued},
+		}},
+		{"the intake timeout's confirmation", func(t *testing.T) []Effect {
+			st := leaving(t)
+			at := st.Open.IntakeClosesAt
+			return DecideTimer(st, Timer{Kind: TimerIntakeClose, Conv: st.Open}, unstaffed.env(t, at))
+		}, []added{{"outbound", SentBySystem, DefaultTexts.IntakeClosed, gateway.StatusQueued}}},
+		{"refused to an opted-out contact", func(t *testing.T) []Effect {
+			st := smsState()
+			st.Contact.OptedOut = true
+			return DecideInbound(st, smsMsg("s1", "Hello", closedAt), unstaffed.env(t, closedAt))
+		}, []added{{"inbound", "", "Hello", ""}, {"outbound", SentBySystem, "We are closed.", gateway.StatusFailed}}},
+		{"HELP outside any conversation: stored, no event", func(t *testing.T) []Effect {
+			return DecideInbound(smsState(), smsMsg("s1", "HELP", closedAt), unstaffed.env(t, closedAt))
+		}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			effects := tc.decide(t)
+			if got := addedOf(effects); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("message_added %+v, want %+v", got, tc.want)
+			}
+			for _, m := range stored(effects) {
+				if m.Direction == DirectionOutbound && m.SentBy != SentBySystem {
+					t.Fatalf("text stored with author %q", m.SentBy)
+				}
+			}
+		})
+	}
+	// A desk command's text carries the command's actor.
+	st, conv := deskConv(StateAssigned, "ann")
+	dec := DecideDesk(DeskInput{Command: cmd(TypeCommandReturn, "ann", nil), Conversation: conv, State: st}, deskEnv(t))
+	last := dec.Effects[len(dec.Effects)-2].(EmitTicketEvent) // before the send
+	if last.Type != gateway.TypeTicketMessageAdded || last.Msg.SentBy != SentBySystem || last.Desk == nil || last.Desk.Actor.AgentID != "ann" {
+		t.Fatalf("return's text event %+v", last)
 	}
 }

@@ -262,6 +262,14 @@ type demoWant struct {
 	Conv, Type, Reason string
 	// Kind and State, when set, are checked on the conversation after the event.
 	Kind, State string
+	// SentBy, when set, is the author of the event's message.
+	SentBy string
+}
+
+// demoText is the message_added event of a text chatgate sent on conv:
+// its own texts are messages of the conversation (R37).
+func demoText(conv string) demoWant {
+	return demoWant{Conv: conv, Type: "message_added", SentBy: ticketing.SentBySystem}
 }
 
 // demoRun is one run of the script: what it has checked so far.
@@ -361,6 +369,7 @@ func (r *demoRun) script() error {
 	if err := r.turn(demoThandi, "Hello, my order has not arrived", []string{oh, prompt}, []demoWant{
 		{Conv: "thandi-ticket", Type: "created", Kind: "live_chat", State: "unassigned"},
 		{Conv: "thandi-ticket", Type: "message_added"},
+		demoText("thandi-ticket"), demoText("thandi-ticket"),
 	}); err != nil {
 		return err
 	}
@@ -378,13 +387,16 @@ func (r *demoRun) script() error {
 	if err := r.turn(demoThandi, "//end", []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_closed", Reason: ticketing.ReasonEndedByContact, Kind: "ticket", State: "unassigned"},
+		demoText("thandi-ticket"),
 	}); err != nil {
 		return err
 	}
 	r.ok("ticket #%d waits in the unassigned queue with Thandi's 5 messages", r.convs["thandi-ticket"])
 
 	r.section("2. Thandi writes again, still out of hours: merged into her open ticket (R13)")
-	if err := r.turn(demoThandi, "Any news about my order?", []string{oh, prompt}, []demoWant{{Conv: "thandi-ticket", Type: "message_added", Kind: "ticket"}}); err != nil {
+	if err := r.turn(demoThandi, "Any news about my order?", []string{oh, prompt}, []demoWant{
+		{Conv: "thandi-ticket", Type: "message_added", Kind: "ticket"}, demoText("thandi-ticket"), demoText("thandi-ticket"),
+	}); err != nil {
 		return err
 	}
 	if err := r.turn(demoThandi, "YES", nil, []demoWant{
@@ -400,6 +412,7 @@ func (r *demoRun) script() error {
 	if err := r.turn(demoThandi, "//end", []string{r.text(ticketing.TextIntakeClosed)}, []demoWant{
 		{Conv: "thandi-ticket", Type: "message_added"},
 		{Conv: "thandi-ticket", Type: "intake_closed", Reason: ticketing.ReasonEndedByContact, State: "unassigned"},
+		demoText("thandi-ticket"),
 	}); err != nil {
 		return err
 	}
@@ -409,12 +422,14 @@ func (r *demoRun) script() error {
 	if err := r.turn(demoSipho, "Hi, are you there?", []string{oh, prompt}, []demoWant{
 		{Conv: "sipho", Type: "created", Kind: "live_chat"},
 		{Conv: "sipho", Type: "message_added"},
+		demoText("sipho"), demoText("sipho"),
 	}); err != nil {
 		return err
 	}
 	if err := r.turn(demoSipho, "no", []string{r.text(ticketing.TextConsentDeclined)}, []demoWant{
 		{Conv: "sipho", Type: "message_added"},
 		{Conv: "sipho", Type: "closed", Reason: ticketing.ReasonConsentDeclined, Kind: "live_chat", State: "closed"},
+		demoText("sipho"),
 	}); err != nil {
 		return err
 	}
@@ -424,6 +439,7 @@ func (r *demoRun) script() error {
 	if err := r.turn(demoLerato, "Hello?", []string{oh, prompt}, []demoWant{
 		{Conv: "lerato", Type: "created"},
 		{Conv: "lerato", Type: "message_added"},
+		demoText("lerato"), demoText("lerato"),
 	}); err != nil {
 		return err
 	}
@@ -648,9 +664,14 @@ func (r *demoRun) matchEvents(contact string, got []demoEvent, want []demoWant) 
 		}
 		for i, w := range ws {
 			ev, c := evs[i], evs[i].Data.Conversation
-			if ev.Type != w.Type || ev.Data.Reason != w.Reason || (w.Kind != "" && c.Kind != w.Kind) || (w.State != "" && c.State != w.State) {
-				return fmt.Errorf("%s: conversation #%d event %d is %s (reason %q, %s, %s), want %s (reason %q, %s, %s)",
-					contact, id, i+1, ev.Type, ev.Data.Reason, c.Kind, c.State, w.Type, w.Reason, orAny(w.Kind), orAny(w.State))
+			sentBy := ""
+			if ev.Data.Message != nil {
+				sentBy = ev.Data.Message.SentBy
+			}
+			if ev.Type != w.Type || ev.Data.Reason != w.Reason || (w.Kind != "" && c.Kind != w.Kind) || (w.State != "" && c.State != w.State) ||
+				(w.SentBy != "" && sentBy != w.SentBy) {
+				return fmt.Errorf("%s: conversation #%d event %d is %s (reason %q, %s, %s, by %q), want %s (reason %q, %s, %s, by %q)",
+					contact, id, i+1, ev.Type, ev.Data.Reason, c.Kind, c.State, sentBy, w.Type, w.Reason, orAny(w.Kind), orAny(w.State), w.SentBy)
 			}
 		}
 		delete(byConv, id)
@@ -667,8 +688,10 @@ func (r *demoRun) matchEvents(contact string, got []demoEvent, want []demoWant) 
 		if c.Intake != "" {
 			detail += ", intake " + c.Intake
 		}
-		if ev.Data.Message != nil {
-			detail += fmt.Sprintf(", message %d %q", ev.Data.Message.Seq, ev.Data.Message.Text)
+		if m := ev.Data.Message; m != nil && m.SentBy != "" {
+			detail += fmt.Sprintf(", message %d by %s %q", m.Seq, m.SentBy, m.Text)
+		} else if m != nil {
+			detail += fmt.Sprintf(", message %d %q", m.Seq, m.Text)
 		}
 		r.line("tickets", "#%d %s (%s)", c.ID, ev.Type, detail)
 	}

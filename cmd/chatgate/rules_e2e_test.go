@@ -177,19 +177,23 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 		}
 	}
 
-	evs := collectTickets(t, s.brokers, 8, 30*time.Second)
+	evs := collectTickets(t, s.brokers, 11, 30*time.Second)
 	type want struct {
 		typ, kind, state, intake, reason, msg string
 	}
+	// The texts are message_added events too (R37): outbound, no provider id.
 	wantEvs := []want{
 		{gateway.TypeTicketCreated, "live_chat", "unassigned", "prompted", "", ""},
 		{gateway.TypeTicketMessageAdded, "live_chat", "unassigned", "prompted", "", "c-1"},
+		{gateway.TypeTicketMessageAdded, "live_chat", "unassigned", "prompted", "", ""},
+		{gateway.TypeTicketMessageAdded, "live_chat", "unassigned", "prompted", "", ""},
 		{gateway.TypeTicketMessageAdded, "live_chat", "unassigned", "prompted", "", "c-2"},
 		{gateway.TypeTicketIntakeStarted, "ticket", "unassigned", "leaving", "", ""},
 		{gateway.TypeTicketMessageAdded, "ticket", "unassigned", "leaving", "", "c-3"},
 		{gateway.TypeTicketMessageAdded, "ticket", "unassigned", "leaving", "", "c-4"},
 		{gateway.TypeTicketMessageAdded, "ticket", "unassigned", "leaving", "", "c-5"},
 		{gateway.TypeTicketIntakeClosed, "ticket", "unassigned", "", ticketing.ReasonEndedByContact, ""},
+		{gateway.TypeTicketMessageAdded, "ticket", "unassigned", "", "", ""},
 	}
 	ticketID := evs[0].Data.Conversation.ID
 	for i, ev := range evs {
@@ -203,7 +207,7 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 			t.Fatalf("event %d: %s %+v reason %q message %q\nwant %+v", i, ev.Type, c, ev.Data.Reason, msg, w)
 		}
 	}
-	if last := evs[7].Data.Conversation; last.MessageCount != 5 || last.IntakeClosesAt != nil || last.PromptExpiresAt != nil {
+	if last := evs[10].Data.Conversation; last.MessageCount != 5 || last.IntakeClosesAt != nil || last.PromptExpiresAt != nil {
 		t.Fatalf("waiting ticket: %+v", last)
 	}
 
@@ -219,11 +223,11 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 	// is keyed by conversation): sort them out by conversation.
 	var chatID int64
 	var onTicket, onChat []string
-	for _, ev := range collectTickets(t, s.brokers, 11, 30*time.Second) {
+	for _, ev := range collectTickets(t, s.brokers, 14, 30*time.Second) {
 		c := ev.Data.Conversation
 		if c.ID == ticketID {
 			onTicket = append(onTicket, ev.Type)
-			if len(onTicket) == 9 && (ev.Type != gateway.TypeTicketClosed || ev.Data.Reason != ticketing.ReasonSupersededByChat ||
+			if len(onTicket) == 12 && (ev.Type != gateway.TypeTicketClosed || ev.Data.Reason != ticketing.ReasonSupersededByChat ||
 				c.State != "closed" || c.CloseReason != ticketing.ReasonSupersededByChat || c.Kind != "ticket" || c.ArchiveAt == nil) {
 				t.Fatalf("last ticket event %s %+v reason %q, want closed superseded_by_chat", ev.Type, c, ev.Data.Reason)
 			}
@@ -238,8 +242,8 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 		}
 		onChat = append(onChat, ev.Type)
 	}
-	if len(onTicket) != 9 {
-		t.Fatalf("ticket events: %v, want the 8 above and closed", onTicket)
+	if len(onTicket) != 12 {
+		t.Fatalf("ticket events: %v, want the 11 above and closed", onTicket)
 	}
 	if got := strings.Join(onChat, " "); got != gateway.TypeTicketCreated+" "+gateway.TypeTicketMessageAdded {
 		t.Fatalf("live chat events: %s", got)

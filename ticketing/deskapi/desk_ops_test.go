@@ -325,8 +325,10 @@ func TestDeskCommandOverHTTPAndKafkaGivesTheSameEvents(t *testing.T) {
 	}
 	httpTypes, httpData := run(true)
 	kafkaTypes, kafkaData := run(false)
+	// Return and resolve each send a text, published as message_added (R37).
 	want := []string{gateway.TypeTicketAssigned, gateway.TypeTicketTransferred, gateway.TypeCommandRejected,
-		gateway.TypeTicketCommentAdded, gateway.TypeTicketReturned, gateway.TypeTicketClosed}
+		gateway.TypeTicketCommentAdded, gateway.TypeTicketReturned, gateway.TypeTicketMessageAdded, gateway.TypeTicketClosed,
+		gateway.TypeTicketMessageAdded}
 	if !slices.Equal(httpTypes, want) || !slices.Equal(kafkaTypes, want) {
 		t.Fatalf("events over HTTP %v, over Kafka %v, want %v", httpTypes, kafkaTypes, want)
 	}
@@ -345,7 +347,7 @@ func TestDeskCommandOverHTTPAndKafkaGivesTheSameEvents(t *testing.T) {
 	if c := httpData[3].Comment; c == nil || !slices.Equal(c.Mentions, []string{"bob"}) {
 		t.Errorf("comment_added %+v", c)
 	}
-	if h := httpData[5].Conversation; h.ClosedBy != "ann" || h.CloseReason != ticketing.ReasonResolved {
+	if h := httpData[6].Conversation; h.ClosedBy != "ann" || h.CloseReason != ticketing.ReasonResolved {
 		t.Errorf("closed %+v", h)
 	}
 }

@@ -154,7 +154,8 @@ func TestR6_R7_R12_LeaveAMessageFlowThroughTheStore(t *testing.T) {
 	handle(t, svc, first) // a replay sends nothing again
 
 	events, last := ticketEvents(t, pool)
-	want := "[created message_added message_added intake_started message_added message_added message_added intake_closed:ended_by_contact]"
+	// Each text is a message_added too (R37): two after w1, one after //END.
+	want := "[created message_added message_added message_added message_added intake_started message_added message_added message_added intake_closed:ended_by_contact message_added]"
 	if fmt.Sprint(events) != want {
 		t.Fatalf("events %v\nwant   %s", events, want)
 	}
@@ -445,5 +446,57 @@ func TestR4_PresenceExpiresWithoutHeartbeat(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[+1777: +1778:prompted]" {
 		t.Fatalf("conversations %v", got)
+	}
+}
+
+// R37: the auto-responder texts are in the conversation's history, written
+// by "system", and published as message_added with their author, after the
+// contact's message.
+func TestR37_SystemTextsAreInTheHistoryAndPublished(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	svc := rulesService(t, pool, newClock(sunday))
+	withDepartment(t, svc)
+	handle(t, svc, textRecord(t, "+27821234567", "w1", "Hello?", sunday))
+
+	type line struct{ direction, sentBy, text string }
+	want := []line{{"inbound", "", "Hello?"}, {"outbound", "system", "We are closed."}, {"outbound", "system", ticketing.DefaultTexts.LeaveMessagePrompt}}
+	var convID int64
+	if err := pool.QueryRow(context.Background(), `SELECT id FROM conversations`).Scan(&convID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.Conversation(context.Background(), ticketing.Scope{All: true}, convID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var history []line
+	for _, m := range d.Messages {
+		history = append(history, line{m.Direction, m.SentBy, m.Text})
+	}
+	if fmt.Sprint(history) != fmt.Sprint(want) {
+		t.Fatalf("history %q\nwant    %q", history, want)
+	}
+
+	rows, err := pool.Query(context.Background(), `SELECT value FROM outbox WHERE topic = 'tickets' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var published []line
+	for rows.Next() {
+		var v []byte
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		ev, data, err := gateway.DecodeRecord[gateway.TicketEvent](v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == gateway.TypeTicketMessageAdded {
+			published = append(published, line{data.Message.Direction, data.Message.SentBy, data.Message.Text})
+		}
+	}
+	if fmt.Sprint(published) != fmt.Sprint(want) {
+		t.Fatalf("message_added %q\nwant          %q", published, want)
 	}
 }

@@ -105,7 +105,7 @@ func TestR32_AutoResponderTextsAreStoredWithTheirOutboundRecords(t *testing.T) {
 	withDepartment(t, svc)
 	rid := outOfHours(t, svc, gateway.ChannelSMS, "+15550001", "w1")
 	handle(t, svc, inboundOn(t, gateway.ChannelSMS, "+15550001", "w1", "Hello, is anyone there?", sunday)) // replay
-	if n := count(t, pool, `SELECT count(*) FROM messages WHERE direction = 'outbound' AND status = 'queued' AND sent_by = 'auto' AND seq = 1`); n != 2 {
+	if n := count(t, pool, `SELECT count(*) FROM messages WHERE direction = 'outbound' AND status = 'queued' AND sent_by = 'system' AND seq = 1`); n != 2 {
 		t.Fatalf("outbound messages = %d, want the two texts", n)
 	}
 	outs := outboundTexts(t, pool)
