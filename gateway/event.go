@@ -40,6 +40,15 @@ const (
 	CloudEventsStructuredCT   = "application/cloudevents+json"
 )
 
+// Ticket event types of the contact's own actions.
+const (
+	// TypeTicketContactLeft: the contact ended the live chat (R24).
+	TypeTicketContactLeft = "chatgate.ticket.contact_left"
+	// TypeTicketContactReturned: the contact wrote again after ending the
+	// live chat, before an agent resolved or deleted it (R24).
+	TypeTicketContactReturned = "chatgate.ticket.contact_returned"
+)
+
 // Event is a CloudEvents 1.0 envelope in JSON structured mode. Every chatgate
 // record is one: the id is unique per event, so consumers dedupe on it.
 type Event struct {

@@ -251,6 +251,9 @@ type ConversationView struct {
 	Unread       bool       `json:"unread"`
 	Participants []string   `json:"participants,omitempty"`
 	QueuedAt     *time.Time `json:"queued_at,omitempty"`
+	// ContactLeftAt is when the contact ended the live chat (R24); absent
+	// unless it did and has not written again since.
+	ContactLeftAt *time.Time `json:"contact_left_at,omitempty"`
 }
 
 // MessageView is one stored message as ticket events show it.

@@ -160,7 +160,9 @@ func newDecider(st *ContactState, env Env) decider {
 // The order of the checks: spam (R16); SMS opt-out, opt-in and help
 // keywords (R33, optout.go); a snoozed conversation wakes (R15,
 // R22); a running leave-a-message session takes the message whatever the
-// hours (R7–R12); otherwise the department's reachability decides between a
+// hours (R7–R12); on an open live chat, an end keyword or the channel's
+// end_chat ends it for the contact, and the contact's next message resumes
+// it (R24); otherwise the department's reachability decides between a
 // live chat (R5, R14) and the out-of-hours prompt (R6, R13), on the open
 // conversation, a closed one reopened (R15), or a new one.
 func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
@@ -201,6 +203,34 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 	}
 	if conv != nil && conv.Intake != IntakeNone {
 		d.session(conv, in)
+		return d.effects
+	}
+	if conv != nil && conv.Kind == KindLiveChat {
+		if reason := d.endsChat(conv, in); reason != "" {
+			d.leave(conv, in, reason)
+			return d.effects
+		}
+		if !conv.ContactLeftAt.IsZero() {
+			// R24: the contact writes again before an agent resolved or
+			// deleted the chat: the same conversation resumes, and the
+			// message goes on as any message of an open live chat.
+			conv.ContactLeftAt = time.Time{}
+			conv.UpdatedAt = d.now
+			d.save(conv)
+			d.emit(gateway.TypeTicketContactReturned, conv, nil, "")
+		}
+	}
+	if in.EffectiveKind() == gateway.KindEndChat {
+		// No live chat to end (none open, or a ticket waiting for an
+		// agent): kept with the open conversation, like a reaction, and
+		// nothing else happens; it opens no conversation.
+		if conv == nil {
+			d.effects = append(d.effects, StoreMessage{Msg: d.message(nil, in)})
+			return d.effects
+		}
+		msg := d.addMessage(conv, in)
+		d.save(conv)
+		d.emit(gateway.TypeTicketMessageAdded, conv, msg, "")
 		return d.effects
 	}
 
@@ -269,9 +299,52 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 	return d.effects
 }
 
+// endsChat returns why in ends the live chat conv (R24): the contact wrote
+// one of its department's end keywords (ReasonEndKeyword), or its channel
+// sent end_chat (ReasonEndChat); "" when it does not.
+func (d *decider) endsChat(conv *Conversation, in gateway.Inbound) string {
+	switch in.EffectiveKind() {
+	case gateway.KindEndChat:
+		return ReasonEndChat
+	case gateway.KindText:
+		if d.env.Directory.Get(conv.DepartmentID).IsEndKeyword(d.st.Contact.Language, in.Text) {
+			return ReasonEndKeyword
+		}
+	}
+	return ""
+}
+
+// leave records that the contact ended the live chat conv (R24): the
+// message is stored, the desk is told (contact_left, with the message) and
+// the contact gets the contact_left text, which says that writing again
+// continues the chat. The chat stays open: replies are refused and agents
+// may only resolve or delete it until the contact writes again. Ending a
+// chat already ended only stores the message.
+func (d *decider) leave(conv *Conversation, in gateway.Inbound, reason string) {
+	msg := d.addMessage(conv, in)
+	d.save(conv)
+	d.emit(gateway.TypeTicketMessageAdded, conv, msg, "")
+	if !conv.ContactLeftAt.IsZero() {
+		return
+	}
+	conv.ContactLeftAt = d.now
+	d.emit(gateway.TypeTicketContactLeft, conv, msg, reason)
+	d.send(conv, TextContactLeft, in.ProviderID)
+}
+
 // session handles a message while a leave-a-message session runs (R7–R12).
+// The channel's end_chat is an answer too: NO while the prompt is pending
+// (the contact left without agreeing), //end while leaving messages.
 func (d *decider) session(conv *Conversation, in gateway.Inbound) {
 	reply := normalizeReply(in.Text)
+	if in.EffectiveKind() == gateway.KindEndChat {
+		reply = "NO"
+		if conv.Intake == IntakeLeaving {
+			reply = "//END"
+		}
+	} else if conv.Intake == IntakeLeaving && d.env.Directory.Get(conv.DepartmentID).IsEndKeyword(d.st.Contact.Language, in.Text) {
+		reply = "//END" // the department's own end keyword ends the session too
+	}
 	switch conv.Intake {
 	case IntakePrompted:
 		switch reply {
@@ -388,6 +461,7 @@ func (d *decider) reopen(conv *Conversation) {
 	conv.Assignee, conv.AssignedAt = "", time.Time{}
 	conv.QueuedAt = d.now
 	conv.ArchiveAt = time.Time{}
+	conv.ContactLeftAt = time.Time{}
 	conv.UpdatedAt = d.now
 	d.st.Open, d.st.Last = conv, nil
 	d.save(conv)

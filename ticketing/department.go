@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/templates"
@@ -47,6 +48,11 @@ type Department struct {
 	// Texts are the auto-responder texts per language; a missing text falls
 	// back to the default language's, then to chatgate's built-in English.
 	Texts map[string]Texts `json:"texts,omitempty"`
+	// EndKeywords are, per language, the messages with which a contact
+	// ends a live chat (R24), matched like YES and NO (case and spaces
+	// ignored). DefaultEndKeyword always counts; a contact's keywords are
+	// those of its language and of the default language.
+	EndKeywords map[string][]string `json:"end_keywords,omitempty"`
 
 	hours *hours // set by Validate
 }
@@ -83,6 +89,9 @@ const (
 	TextAgentOnTheWay      TextKind = "agent_on_the_way"
 	TextChatEnded          TextKind = "chat_ended"
 	TextHelp               TextKind = "help"
+	// TextContactLeft confirms to the contact that it ended the live chat
+	// and says that writing again continues it (R24).
+	TextContactLeft TextKind = "contact_left"
 )
 
 // Texts are a department's auto-responder texts in one language; empty
@@ -95,6 +104,7 @@ type Texts struct {
 	AgentOnTheWay      string `json:"agent_on_the_way,omitempty"`
 	ChatEnded          string `json:"chat_ended,omitempty"`
 	Help               string `json:"help,omitempty"`
+	ContactLeft        string `json:"contact_left,omitempty"`
 }
 
 // Get returns the text of kind k, empty if unset.
@@ -114,6 +124,8 @@ func (t Texts) Get(k TextKind) string {
 		return t.ChatEnded
 	case TextHelp:
 		return t.Help
+	case TextContactLeft:
+		return t.ContactLeft
 	}
 	return ""
 }
@@ -130,6 +142,40 @@ var DefaultTexts = Texts{
 	AgentOnTheWay:      "Another agent is on the way.",
 	ChatEnded:          "The chat has ended. Thank you for contacting us.",
 	Help:               "Write your question and an agent will answer during business hours.",
+	ContactLeft:        "You have ended the chat. If you write to us again, the conversation continues.",
+}
+
+// DefaultEndKeyword ends a live chat (R24) and a message-leaving session
+// (R12) in every department and language: the built-in prompt (R6) asks
+// for it.
+const DefaultEndKeyword = "//end"
+
+// MaxEndKeywordLen bounds an end keyword: a short command, not a sentence.
+const MaxEndKeywordLen = 32
+
+// IsEndKeyword reports whether text ends a live chat of a contact in
+// language lang (R24): DefaultEndKeyword, or one of d's end keywords of
+// lang or of its default language, ignoring case and every space. d may be
+// nil.
+func (d *Department) IsEndKeyword(lang, text string) bool {
+	reply := normalizeReply(text)
+	if reply == "" {
+		return false
+	}
+	if reply == normalizeReply(DefaultEndKeyword) {
+		return true
+	}
+	if d == nil {
+		return false
+	}
+	for _, l := range []string{lang, d.defaultLanguage()} {
+		for _, k := range d.EndKeywords[l] {
+			if normalizeReply(k) == reply {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Text returns the department's text of kind k in lang, falling back to the
@@ -330,12 +376,49 @@ func (d *Department) Validate() error {
 			add("default_language: no texts in %q", d.DefaultLanguage)
 		}
 	}
+	d.validateEndKeywords(add)
 	if len(p) > 0 {
 		sort.Strings(p) // map iteration above is random; keep messages stable
 		return &ValidationError{Department: d.ID, Problems: p}
 	}
 	d.hours = h
 	return nil
+}
+
+// validateEndKeywords normalizes the languages of EndKeywords and refuses
+// keywords that another rule reads first: YES and NO answer the prompt
+// (R7, R8), the SMS keywords opt out, in or ask for help (R33).
+func (d *Department) validateEndKeywords(add func(format string, args ...any)) {
+	if len(d.EndKeywords) == 0 {
+		return
+	}
+	norm := make(map[string][]string, len(d.EndKeywords))
+	for lang, ks := range d.EndKeywords {
+		n, err := templates.NormalizeLanguage(lang)
+		if err != nil {
+			add("end_keywords.%s: unknown language %q", lang, lang)
+			continue
+		}
+		if _, dup := norm[n]; dup {
+			add("end_keywords.%s: language %s given twice", lang, n)
+		}
+		for i, k := range ks {
+			reply := normalizeReply(k)
+			word := strings.ToUpper(strings.TrimSpace(k))
+			switch {
+			case reply == "":
+				add("end_keywords.%s[%d]: empty keyword", lang, i)
+			case utf8.RuneCountInString(k) > MaxEndKeywordLen:
+				add("end_keywords.%s[%d]: longer than %d characters", lang, i, MaxEndKeywordLen)
+			case reply == "YES" || reply == "NO":
+				add("end_keywords.%s[%d]: %q answers the leave-a-message prompt", lang, i, k)
+			case optOutKeywords[word] || optInKeywords[word] || helpKeywords[word]:
+				add("end_keywords.%s[%d]: %q is an SMS opt-out, opt-in or help keyword", lang, i, k)
+			}
+		}
+		norm[n] = ks
+	}
+	d.EndKeywords = norm
 }
 
 func parseClock(s string) (int64, bool) {

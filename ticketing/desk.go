@@ -447,9 +447,13 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		if !conv.State.Open() {
 			return closedRejection(conv)
 		}
+		left := contactEndedChat(conv)
 		conv.ClosedBy = actor
 		d.close(conv, ReasonResolved)
-		d.tell(conv, TextChatEnded, c.RequestID)
+		if !left {
+			// A contact that ended the chat itself was told so then (R24).
+			d.tell(conv, TextChatEnded, c.RequestID)
+		}
 
 	case TypeCommandReopen:
 		switch {

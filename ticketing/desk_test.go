@@ -318,19 +318,30 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 
 func TestR24_ContactEndedChatOnlyResolveOrDelete(t *testing.T) {
 	t.Parallel()
-	ended := func(_ *ContactState, c *Conversation) { c.CloseReason = ReasonEndedByContact }
+	ended := func(_ *ContactState, c *Conversation) { c.ContactLeftAt = deskNow.Add(-time.Minute) }
 	runDeskCases(t, []deskCase{
 		{name: "accept is refused", state: StateUnassigned, setup: ended, cmd: cmd(TypeCommandAccept, "ann", nil), code: CodeContactEndedChat},
 		{name: "transfer is refused", state: StateAssigned, assignee: "ann", setup: ended, online: []string{"bob"},
 			cmd: cmd(TypeCommandTransfer, "ann", &DeskArgs{ToAgent: "bob"}), code: CodeContactEndedChat},
 		{name: "snooze is refused", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandSnooze, "ann", &DeskArgs{DurationSeconds: 600}), code: CodeContactEndedChat},
 		{name: "return is refused", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandReturn, "ann", nil), code: CodeContactEndedChat},
+		// The contact was told when it left: resolving sends no chat_ended.
 		{name: "resolve", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandClose, "ann", nil),
-			events: []string{gateway.TypeTicketClosed, gateway.TypeTicketMessageAdded}, texts: []TextKind{TextChatEnded}},
+			events: []string{gateway.TypeTicketClosed}},
+		{name: "resolve an unassigned one from the queue", state: StateUnassigned, setup: ended, cmd: cmd(TypeCommandClose, "bob", nil),
+			events: []string{gateway.TypeTicketClosed}},
 		{name: "delete", state: StateAssigned, assignee: "ann", setup: ended, cmd: cmd(TypeCommandDelete, "ann", nil), events: []string{gateway.TypeTicketDeleted}},
+		{name: "comment (internal)", state: StateAssigned, assignee: "ann", setup: ended, events: []string{gateway.TypeTicketCommentAdded},
+			cmd: func() Command { c := cmd(TypeCommandComment, "ann", nil); c.Reply = &Reply{Text: "gone"}; return c }()},
 	})
+	claimed, _ := deskConv(StateUnassigned, "")
+	claimed.Open.ContactLeftAt = deskNow
+	if _, taken := DecideQuickAccept(Command{Type: TypeCommandQuickAccept, RequestID: "q", AgentID: "ann", DeskArgs: &DeskArgs{Count: 1}},
+		[]*ContactState{claimed}, deskEnv(t)); len(taken) != 0 {
+		t.Fatalf("quick accept took a chat the contact ended: %+v", taken)
+	}
 	st, conv := deskConv(StateAssigned, "ann")
-	conv.CloseReason = ReasonEndedByContact
+	conv.ContactLeftAt = deskNow.Add(-time.Minute)
 	dec := DecideReply(ReplyInput{Command: Command{Type: TypeCommandReply, RequestID: "r", ConversationID: 7, AgentID: "ann", Reply: &Reply{Text: "hi"}},
 		Conversation: conv, State: st}, deskEnv(t))
 	if dec.Rejection == nil || dec.Rejection.Code != CodeContactEndedChat {

@@ -120,6 +120,10 @@ type Conversation struct {
 	Unread       bool
 	Participants []string
 	QueuedAt     time.Time
+	// ContactLeftAt is when the contact ended the live chat (R24): while
+	// it is set and the chat is open, replies are refused and agents can
+	// only resolve or delete it; the contact's next message clears it.
+	ContactLeftAt time.Time
 }
 
 // Intake is the state of a conversation's leave-a-message session.
@@ -138,10 +142,12 @@ const (
 	ReasonSupersededByChat = "superseded_by_chat" // R14
 	ReasonConsentDeclined  = "consent_declined"   // R8
 	ReasonPromptExpired    = "prompt_expired"     // R10
-	ReasonEndedByContact   = "ended_by_contact"   // R12, //end
+	ReasonEndedByContact   = "ended_by_contact"   // R12, //end (or end_chat) while leaving messages
 	ReasonIntakeTimeout    = "intake_timeout"     // R12, no message for the intake close time
 	ReasonContactWrote     = "contact_wrote"      // R15, R22: woken by a message
 	ReasonSnoozeExpired    = "snooze_expired"     // R22
+	ReasonEndKeyword       = "end_keyword"        // R24: contact_left by an end keyword
+	ReasonEndChat          = "end_chat"           // R24: contact_left by the channel's end_chat control
 )
 
 // Message is one stored message. Conv points at the conversation it belongs

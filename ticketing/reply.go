@@ -295,10 +295,10 @@ func (d *decider) reachOut(from *Conversation) *Conversation {
 }
 
 // contactEndedChat reports whether the contact ended the live chat conv,
-// which then refuses replies until an agent resolves or deletes it (R24):
-// an open live chat marked with ReasonEndedByContact.
+// which then refuses replies until an agent resolves or deletes it or the
+// contact writes again (R24).
 func contactEndedChat(conv *Conversation) bool {
-	return conv.State.Open() && conv.Kind == KindLiveChat && conv.CloseReason == ReasonEndedByContact
+	return conv.State.Open() && !conv.ContactLeftAt.IsZero()
 }
 
 type templateKey struct{ name, language string }

@@ -249,7 +249,7 @@ func TestReplyRefusals(t *testing.T) {
 			}
 		}},
 		{"R24 contact ended the live chat", func(st *ContactState, c *Conversation) *Conversation {
-			c.CloseReason = ReasonEndedByContact
+			c.ContactLeftAt = wrote
 			return c
 		}, CodeContactEndedChat, nil},
 		{"closed conversation of a contact with an open one", func(st *ContactState, c *Conversation) *Conversation {
@@ -283,10 +283,16 @@ func TestR24_IntakeEndedByContactStillTakesReplies(t *testing.T) {
 	t.Parallel()
 	// //end ends a message-leaving session, not a live chat: the ticket
 	// waits for an agent, whose reply must go out (R12).
-	st, conv := replyState(gateway.ChannelSMS, StateUnassigned)
-	conv.Kind = KindTicket
-	conv.CloseReason = ReasonEndedByContact
-	if d := DecideReply(ReplyInput{Command: textReply("We are on it."), Conversation: conv, State: st}, Env{Now: replyNow}); d.Rejection != nil {
+	st := leaving(t)
+	at := closedAt.Add(2 * time.Minute)
+	DecideInbound(st, msg("m3", "//end", at), unstaffed.env(t, at))
+	conv := st.Open
+	if conv == nil || conv.Kind != KindTicket || conv.Intake != IntakeNone || !conv.ContactLeftAt.IsZero() {
+		t.Fatalf("after //end: %+v", conv)
+	}
+	cmd := textReply("We are on it.")
+	cmd.ConversationID = conv.ID
+	if d := DecideReply(ReplyInput{Command: cmd, Conversation: conv, State: st}, unstaffed.env(t, at)); d.Rejection != nil {
 		t.Fatalf("rejected: %v", d.Rejection)
 	}
 }

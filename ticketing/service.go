@@ -475,6 +475,7 @@ func conversationSnapshot(c Conversation, ct Contact) gateway.ConversationView {
 	v.ArchiveAt, v.ArchivedAt = opt(c.ArchiveAt), opt(c.ArchivedAt)
 	v.Assignee, v.AssignedAt, v.ClosedBy, v.Unread = c.Assignee, opt(c.AssignedAt), c.ClosedBy, c.Unread
 	v.Participants, v.QueuedAt = slices.Clone(c.Participants), opt(c.QueuedAt)
+	v.ContactLeftAt = opt(c.ContactLeftAt)
 	return v
 }
 

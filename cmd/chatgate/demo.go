@@ -52,7 +52,9 @@ main paths of the rules (docs/departments.md):
   3. another customer answers NO: no ticket;
   4. a third customer does not answer: the prompt expires;
   5. the department opens and an agent comes online: the first customer's next message
-     starts a live chat, and the waiting ticket is closed (superseded_by_chat).
+     starts a live chat, and the waiting ticket is closed (superseded_by_chat);
+  6. that customer ends the live chat with //end: the desk is told and a reply is refused;
+     the customer writes again and the same chat resumes.
 
 It prints what the customer received and which ticket events were published, checks
 each step, and exits non-zero if one did not happen as expected: a smoke test.
@@ -468,6 +470,30 @@ func (r *demoRun) script() error {
 	}
 	r.ok("ticket #%d closed (superseded_by_chat); live chat #%d waits for Ann", r.convs["thandi-ticket"], r.convs["thandi-chat"])
 
+	r.section("6. Thandi ends the live chat, then comes back to it (R24)")
+	if err := r.turn(demoThandi, "//end", []string{r.text(ticketing.TextContactLeft)}, []demoWant{
+		{Conv: "thandi-chat", Type: "message_added"},
+		{Conv: "thandi-chat", Type: "contact_left", Reason: ticketing.ReasonEndKeyword, State: "unassigned"},
+		demoText("thandi-chat"),
+	}); err != nil {
+		return err
+	}
+	chat := r.convs["thandi-chat"]
+	r.line("desk", "POST /v1/tickets/%d/messages (Ann replies)", chat)
+	if err := r.refused("POST", fmt.Sprintf("/v1/tickets/%d/messages", chat), r.tgt.DeskToken,
+		map[string]string{"request_id": fmt.Sprintf("demo-reply-%d", r.started.UnixNano()), "agent_id": "ann", "text": "Are you still there?"},
+		http.StatusConflict, ticketing.CodeContactEndedChat); err != nil {
+		return err
+	}
+	r.ok("refused with contact_ended_chat: Ann can only resolve or delete it now")
+	if err := r.turn(demoThandi, "Sorry, one more question", nil, []demoWant{
+		{Conv: "thandi-chat", Type: "contact_returned", State: "unassigned"},
+		{Conv: "thandi-chat", Type: "message_added"},
+	}); err != nil {
+		return err
+	}
+	r.ok("the same live chat #%d resumes; replies are allowed again", chat)
+
 	return r.noStrayTexts()
 }
 
@@ -497,28 +523,53 @@ func (r *demoRun) line(who, format string, args ...any) {
 
 // call sends one HTTP request to the target and checks the status.
 func (r *demoRun) call(method, path, token string, body any, want int) error {
+	_, err := r.answer(method, path, token, body, want)
+	return err
+}
+
+// refused sends one HTTP request that must be refused with status want and
+// the error code.
+func (r *demoRun) refused(method, path, token string, body any, want int, code string) error {
+	answer, err := r.answer(method, path, token, body, want)
+	if err != nil {
+		return err
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(answer, &e); err != nil || e.Error.Code != code {
+		return fmt.Errorf("%s %s: %s, want the error %s", method, path, bytes.TrimSpace(answer), code)
+	}
+	return nil
+}
+
+// answer sends one HTTP request to the target, checks the status and
+// returns the body.
+func (r *demoRun) answer(method, path, token string, body any, want int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.tgt.StepTimeout)
 	defer cancel()
 	js, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.tgt.BaseURL+path, bytes.NewReader(js))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, bytes.TrimSpace(answer), want)
+		return nil, fmt.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, bytes.TrimSpace(answer), want)
 	}
-	return nil
+	return answer, nil
 }
 
 func (r *demoRun) ops(method, path string, body any, want int, what string) error {

@@ -75,7 +75,7 @@ SELECT ` + conversationColumnList + `, ` + contactColumns + `
 FROM conversations v
 JOIN contacts c ON c.id = v.contact_id
 WHERE v.state = 'unassigned' AND NOT c.spam
-  AND coalesce(v.close_reason, '') <> 'ended_by_contact'
+  AND v.contact_left_at IS NULL
   AND ($1 OR cardinality($3::text[]) = 0 OR v.department_id = '' OR v.department_id = ANY($2::text[])
        OR v.department_id <> ALL($3::text[]))
   AND v.id <> ALL($5::bigint[])
@@ -89,7 +89,8 @@ FROM unnest($1::bigint[], $2::text[]) AS u(id, template)
 WHERE m.id = u.id`
 
 	// Unassigned WhatsApp conversations whose last inbound message is in
-	// ($1, $2] and that were not warned for it,
+	// ($1, $2], that were not warned for it and whose contact is still in
+	// the chat (R24: nobody answers a contact that left),
 	// through conversations_window_warning; rows others hold are skipped.
 	sqlClaimWindowClosing = `
 SELECT ` + conversationColumnList + `, ` + contactColumns + `
@@ -98,7 +99,7 @@ JOIN contacts c ON c.id = v.contact_id
 WHERE v.state = 'unassigned' AND v.last_inbound_at IS NOT NULL
   AND v.window_warned_for IS DISTINCT FROM v.last_inbound_at
   AND v.last_inbound_at > $1 AND v.last_inbound_at <= $2
-  AND c.channel = 'whatsapp'
+  AND c.channel = 'whatsapp' AND v.contact_left_at IS NULL
 ORDER BY v.last_inbound_at
 LIMIT $3
 FOR UPDATE OF v, c SKIP LOCKED`

@@ -65,7 +65,7 @@ FOR UPDATE OF c`
        v.last_inbound_at, v.message_count, v.closed_at, coalesce(v.close_reason, ''), v.department_id,
        v.business_address, v.intake, v.intake_close_on_decline, v.prompt_expires_at, v.intake_closes_at,
        v.snooze_until, v.snoozed_from, v.archive_at, v.archived_at, v.assignee, v.assigned_at, v.closed_by,
-       v.unread, v.participants, v.queued_at`
+       v.unread, v.participants, v.queued_at, v.contact_left_at`
 
 	// Per contact: its open conversation (through the one-open partial
 	// unique index) or else its latest one (R15 may reopen it), one indexed
@@ -121,21 +121,21 @@ INSERT INTO conversations (id, contact_id, kind, state, created_at, updated_at, 
                            last_inbound_at, message_count, closed_at, close_reason, department_id,
                            business_address, intake, intake_close_on_decline, prompt_expires_at,
                            intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
-                           assigned_at, closed_by, unread, participants, queued_at)
+                           assigned_at, closed_by, unread, participants, queued_at, contact_left_at)
 SELECT u.id, u.contact_id, u.kind, u.state, u.created_at, u.updated_at, u.last_message_at, u.last_inbound_at,
        u.message_count, u.closed_at, u.close_reason, u.department_id, u.business_address, u.intake,
        u.intake_close_on_decline, u.prompt_expires_at, u.intake_closes_at, u.snooze_until, u.snoozed_from,
        u.archive_at, u.archived_at, u.assignee, u.assigned_at, u.closed_by, u.unread,
-       ARRAY(SELECT jsonb_array_elements_text(u.participants::jsonb)), u.queued_at
+       ARRAY(SELECT jsonb_array_elements_text(u.participants::jsonb)), u.queued_at, u.contact_left_at
 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
             $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
             $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
             $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[], $22::text[],
-            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[])
+            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[], $28::timestamptz[])
      AS u(id, contact_id, kind, state, created_at, updated_at, last_message_at, last_inbound_at, message_count,
           closed_at, close_reason, department_id, business_address, intake, intake_close_on_decline,
           prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
-          assigned_at, closed_by, unread, participants, queued_at)`
+          assigned_at, closed_by, unread, participants, queued_at, contact_left_at)`
 
 	sqlUpdateConversations = `
 UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.updated_at,
@@ -146,16 +146,16 @@ UPDATE conversations v SET kind = u.kind, state = u.state, updated_at = u.update
     intake_closes_at = u.intake_closes_at, snooze_until = u.snooze_until, snoozed_from = u.snoozed_from,
     archive_at = u.archive_at, archived_at = u.archived_at, assignee = u.assignee, assigned_at = u.assigned_at,
     closed_by = u.closed_by, unread = u.unread, participants = ARRAY(SELECT jsonb_array_elements_text(u.participants::jsonb)),
-    queued_at = u.queued_at
+    queued_at = u.queued_at, contact_left_at = u.contact_left_at
 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
             $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[], $12::text[],
             $13::text[], $14::text[], $15::bool[], $16::timestamptz[], $17::timestamptz[],
             $18::timestamptz[], $19::text[], $20::timestamptz[], $21::timestamptz[], $22::text[],
-            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[])
+            $23::timestamptz[], $24::text[], $25::bool[], $26::text[], $27::timestamptz[], $28::timestamptz[])
      AS u(id, contact_id, kind, state, created_at, updated_at, last_message_at, last_inbound_at, message_count,
           closed_at, close_reason, department_id, business_address, intake, intake_close_on_decline,
           prompt_expires_at, intake_closes_at, snooze_until, snoozed_from, archive_at, archived_at, assignee,
-          assigned_at, closed_by, unread, participants, queued_at)
+          assigned_at, closed_by, unread, participants, queued_at, contact_left_at)
 WHERE v.id = u.id`
 
 	sqlInsertMessages = `
@@ -309,12 +309,12 @@ func contactDest(c *ticketing.Contact) ([]any, func()) {
 
 func conversationDest(v *ticketing.Conversation) ([]any, func()) {
 	var kind, state, intake, snoozedFrom string
-	var lastIn, closedAt, promptExp, intakeClose, snooze, archive, archived, assignedAt, queuedAt pgtype.Timestamptz
+	var lastIn, closedAt, promptExp, intakeClose, snooze, archive, archived, assignedAt, queuedAt, leftAt pgtype.Timestamptz
 	return []any{&v.ID, &v.ContactID, &kind, &state, &v.CreatedAt, &v.UpdatedAt, &v.LastMessageAt,
 			&lastIn, &v.MessageCount, &closedAt, &v.CloseReason, &v.DepartmentID, &v.BusinessAddress, &intake,
 			&v.IntakeCloseOnDecline, &promptExp, &intakeClose, &snooze, &snoozedFrom, &archive, &archived,
-			&v.Assignee, &assignedAt, &v.ClosedBy, &v.Unread, &v.Participants, &queuedAt}, func() {
-			v.AssignedAt, v.QueuedAt = timeOf(assignedAt), timeOf(queuedAt)
+			&v.Assignee, &assignedAt, &v.ClosedBy, &v.Unread, &v.Participants, &queuedAt, &leftAt}, func() {
+			v.AssignedAt, v.QueuedAt, v.ContactLeftAt = timeOf(assignedAt), timeOf(queuedAt), timeOf(leftAt)
 			if len(v.Participants) == 0 {
 				v.Participants = nil
 			}
@@ -448,7 +448,7 @@ type convColumns struct {
 	snoozedFrom                     []string
 	archive, archived               []pgtype.Timestamptz
 	assignees, closedBy             []string
-	assignedAt, queuedAt            []pgtype.Timestamptz
+	assignedAt, queuedAt, leftAt    []pgtype.Timestamptz
 	unread                          []bool
 	participants                    []string // JSON arrays
 }
@@ -459,7 +459,7 @@ func (c convColumns) args() []any {
 	return []any{c.ids, c.contactIDs, c.kinds, c.states, c.created, c.updated, c.lastMsg, c.lastIn, c.counts,
 		c.closed, c.reasons, c.departments, c.addresses, c.intakes, c.closeOnDecline, c.promptExp, c.intakeClose,
 		c.snooze, c.snoozedFrom, c.archive, c.archived, c.assignees, c.assignedAt, c.closedBy, c.unread,
-		c.participants, c.queuedAt}
+		c.participants, c.queuedAt, c.leftAt}
 }
 
 func conversationColumns(vs []*ticketing.Conversation) convColumns {
@@ -472,7 +472,7 @@ func conversationColumns(vs []*ticketing.Conversation) convColumns {
 		departments: make([]string, n), addresses: make([]string, n), intakes: make([]string, n),
 		closeOnDecline: make([]bool, n), promptExp: ts(), intakeClose: ts(), snooze: ts(),
 		snoozedFrom: make([]string, n), archive: ts(), archived: ts(),
-		assignees: make([]string, n), closedBy: make([]string, n), assignedAt: ts(), queuedAt: ts(),
+		assignees: make([]string, n), closedBy: make([]string, n), assignedAt: ts(), queuedAt: ts(), leftAt: ts(),
 		unread: make([]bool, n), participants: make([]string, n),
 	}
 	for i, v := range vs {
@@ -485,7 +485,7 @@ func conversationColumns(vs []*ticketing.Conversation) convColumns {
 		c.promptExp[i], c.intakeClose[i], c.snooze[i] = tstz(v.PromptExpiresAt), tstz(v.IntakeClosesAt), tstz(v.SnoozeUntil)
 		c.archive[i], c.archived[i] = tstz(v.ArchiveAt), tstz(v.ArchivedAt)
 		c.assignees[i], c.closedBy[i], c.unread[i] = v.Assignee, v.ClosedBy, v.Unread
-		c.assignedAt[i], c.queuedAt[i] = tstz(v.AssignedAt), tstz(v.QueuedAt)
+		c.assignedAt[i], c.queuedAt[i], c.leftAt[i] = tstz(v.AssignedAt), tstz(v.QueuedAt), tstz(v.ContactLeftAt)
 		c.participants[i] = "[]"
 		if len(v.Participants) > 0 {
 			raw, _ := json.Marshal(v.Participants) // strings always marshal
