@@ -40,13 +40,16 @@ const (
 	CloudEventsStructuredCT   = "application/cloudevents+json"
 )
 
-// Ticket event types of the contact's own actions.
+// Ticket event types of the contact's own actions and profile.
 const (
 	// TypeTicketContactLeft: the contact ended the live chat (R24).
 	TypeTicketContactLeft = "chatgate.ticket.contact_left"
 	// TypeTicketContactReturned: the contact wrote again after ending the
 	// live chat, before an agent resolved or deleted it (R24).
 	TypeTicketContactReturned = "chatgate.ticket.contact_returned"
+	// TypeTicketContactUpdated: a desk or ops changed the contact's profile,
+	// such as its language (R34).
+	TypeTicketContactUpdated = "chatgate.ticket.contact_updated"
 )
 
 // Event is a CloudEvents 1.0 envelope in JSON structured mode. Every chatgate

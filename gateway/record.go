@@ -207,6 +207,13 @@ type ContactView struct {
 	Channel Channel `json:"channel"`
 	Address string  `json:"address"`
 	Name    string  `json:"name,omitempty"`
+	// Language is the contact's language, which picks its auto-texts and
+	// the templates offered (R34), and LanguageSource where it came from:
+	// "profile" (set by a desk or ops), "channel" (the API channel's
+	// language field), "number_prefix" (the department's mapping of number
+	// prefixes), "department_default"; both empty while unknown.
+	Language       string `json:"language,omitempty"`
+	LanguageSource string `json:"language_source,omitempty"`
 }
 
 // ConversationView is a conversation's whole state after a change. Every

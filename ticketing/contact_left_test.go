@@ -55,7 +55,7 @@ func TestR24_ContactEndsTheLiveChat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st, w := liveChat(t)
-			st.Contact.Language = tc.lang
+			st.Contact.LanguageOverride = tc.lang
 			effects := DecideInbound(st, tc.in, w.env(t, at))
 			conv := st.Open
 			if conv == nil || conv.State != StateUnassigned || conv.MessageCount != 2 {

@@ -178,6 +178,26 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 		d.effects = append(d.effects, StoreMessage{Msg: d.message(nil, in)})
 		return d.effects
 	}
+	// The department of the conversation at hand: the open one's, a
+	// reopenable one's (R15), else the one a new conversation goes to (R3).
+	// It decides the contact's language (R34) before anything is sent or
+	// published.
+	conv := st.Open
+	var reopen *Conversation
+	if conv == nil && d.reopenable(st.Last) {
+		reopen = st.Last
+	}
+	var dep *Department
+	switch {
+	case conv != nil:
+		dep = env.Directory.Get(conv.DepartmentID)
+	case reopen != nil:
+		dep = env.Directory.Get(reopen.DepartmentID)
+	}
+	if dep == nil {
+		dep = env.Directory.Route(in.To, in.Text)
+	}
+	d.resolveLanguage(dep)
 	if kw != keywordNone {
 		// R33: SMS keywords are commands to chatgate, not messages for an
 		// agent: they open, reopen or wake no conversation.
@@ -197,7 +217,6 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 		return d.effects
 	}
 
-	conv := st.Open
 	if conv != nil && conv.State == StateSnoozed {
 		d.wake(conv, ReasonContactWrote)
 	}
@@ -234,20 +253,6 @@ func DecideInbound(st *ContactState, in gateway.Inbound, env Env) []Effect {
 		return d.effects
 	}
 
-	var reopen *Conversation
-	if conv == nil && d.reopenable(st.Last) {
-		reopen = st.Last
-	}
-	var dep *Department
-	switch {
-	case conv != nil:
-		dep = env.Directory.Get(conv.DepartmentID)
-	case reopen != nil:
-		dep = env.Directory.Get(reopen.DepartmentID)
-	}
-	if dep == nil {
-		dep = env.Directory.Route(in.To, in.Text)
-	}
 	reachable := dep == nil || env.Directory.Reachable(dep, d.now, d.cfg.PresenceTTL)
 
 	if reachable {
@@ -407,6 +412,11 @@ func (d *decider) touchContact(in gateway.Inbound) {
 	contact := d.st.Contact
 	if in.ContactName != "" && in.ContactName != contact.Name {
 		contact.Name = in.ContactName
+	}
+	if in.Language != "" {
+		// R34: the channel's word for the contact's language, the last one
+		// reported; a message without it keeps the one known.
+		contact.ChannelLanguage = in.Language
 	}
 	if sent := in.ReceivedAt.UTC(); sent.After(contact.LastInboundAt) {
 		contact.LastInboundAt = sent
@@ -573,6 +583,7 @@ func (d *decider) send(conv *Conversation, kind TextKind, trigger string) {
 // conversation's history.
 func (d *decider) sendText(conv *Conversation, dep *Department, from string, kind TextKind, trigger string) {
 	c := d.st.Contact
+	d.resolveLanguage(dep) // a desk command's or a timer's department may differ from the last message's
 	text, lang := dep.Text(kind, c.Language)
 	out := gateway.Outbound{
 		RequestID: "auto:" + string(c.Channel) + ":" + trigger + ":" + string(kind),

@@ -48,6 +48,10 @@ type Department struct {
 	// Texts are the auto-responder texts per language; a missing text falls
 	// back to the default language's, then to chatgate's built-in English.
 	Texts map[string]Texts `json:"texts,omitempty"`
+	// LanguagesByPrefix maps number prefixes ("+351") to the language of
+	// contacts whose address starts with them, the longest prefix winning
+	// (R34). Used when neither a desk nor the channel set the language.
+	LanguagesByPrefix map[string]string `json:"languages_by_prefix,omitempty"`
 	// EndKeywords are, per language, the messages with which a contact
 	// ends a live chat (R24), matched like YES and NO (case and spaces
 	// ignored). DefaultEndKeyword always counts; a contact's keywords are
@@ -377,12 +381,35 @@ func (d *Department) Validate() error {
 		}
 	}
 	d.validateEndKeywords(add)
+	d.validateLanguagesByPrefix(add)
 	if len(p) > 0 {
 		sort.Strings(p) // map iteration above is random; keep messages stable
 		return &ValidationError{Department: d.ID, Problems: p}
 	}
 	d.hours = h
 	return nil
+}
+
+// validateLanguagesByPrefix normalizes the languages of LanguagesByPrefix
+// and checks its prefixes: "+" and 1–15 digits, as E.164 numbers start.
+func (d *Department) validateLanguagesByPrefix(add func(format string, args ...any)) {
+	if len(d.LanguagesByPrefix) == 0 {
+		return
+	}
+	norm := make(map[string]string, len(d.LanguagesByPrefix))
+	for prefix, lang := range d.LanguagesByPrefix {
+		digits, ok := strings.CutPrefix(prefix, "+")
+		if !ok || len(digits) == 0 || len(digits) > 15 || strings.Trim(digits, "0123456789") != "" {
+			add("languages_by_prefix.%s: not a number prefix (\"+\" and 1 to 15 digits)", prefix)
+		}
+		n, err := templates.NormalizeLanguage(lang)
+		if err != nil {
+			add("languages_by_prefix.%s: unknown language %q", prefix, lang)
+			continue
+		}
+		norm[prefix] = n
+	}
+	d.LanguagesByPrefix = norm
 }
 
 // validateEndKeywords normalizes the languages of EndKeywords and refuses

@@ -110,6 +110,8 @@ const (
 	ActorDesk       ActorRole = "desk"
 	ActorAgent      ActorRole = "agent"
 	ActorSupervisor ActorRole = "supervisor"
+	// ActorOps changes contacts' profiles (R34), never conversations.
+	ActorOps ActorRole = "ops"
 )
 
 // DeskArgs are the payload fields of the desk command types, side by side
@@ -153,7 +155,8 @@ func knownCommand(typ string) bool {
 
 // Actor is who carried out a change, as desk events show it.
 type Actor struct {
-	AgentID string    `json:"agent_id"`
+	// AgentID is empty for ops, who act for no agent.
+	AgentID string    `json:"agent_id,omitempty"`
 	Role    ActorRole `json:"role"`
 }
 

@@ -60,9 +60,18 @@ type Contact struct {
 	// Spam contacts are quarantined (R16): their messages are stored, no
 	// conversation is opened, nothing is sent to them.
 	Spam bool
-	// Language is the contact's preferred language for auto-responder
-	// texts; empty: the department's default language.
-	Language string
+	// Language is the contact's language as last resolved (R34,
+	// language.go): it picks the auto-responder texts and the templates
+	// offered; LanguageSource says where it came from. Both empty until
+	// resolved.
+	Language       string
+	LanguageSource LanguageSource
+	// LanguageOverride is the language a desk or ops set on the contact's
+	// profile; it wins over every other source. Empty: none.
+	LanguageOverride string
+	// ChannelLanguage is the language the contact's channel last reported
+	// (the API channel's "language"); empty: never reported.
+	ChannelLanguage string
 	// OptedOut contacts replied STOP (or a provider said they did): nothing
 	// is sent to them until they opt back in (R33, see optout.go).
 	OptedOut   bool

@@ -209,7 +209,15 @@ func DecideReply(in ReplyInput, env Env) ReplyDecision {
 		} else {
 			d.Rejection.Message = fmt.Sprintf("the contact of conversation %d never wrote, so no WhatsApp window is open: send an approved template", conv.ID)
 		}
-		d.Rejection.Channel, d.Rejection.Language = contact.Channel, contact.Language
+		// R34: the templates offered follow the contact's language, as the
+		// conversation's department resolves it now (it may have been
+		// transferred, or the department's mapping changed); with nothing
+		// to resolve from, the language last resolved.
+		lang, src := ResolveLanguage(contact, env.Directory.Get(conv.DepartmentID))
+		if src == "" {
+			lang = contact.Language
+		}
+		d.Rejection.Channel, d.Rejection.Language = contact.Channel, lang
 		d.Rejection.Templates = []TemplateOffer{}
 		return d
 	}

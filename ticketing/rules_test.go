@@ -238,7 +238,7 @@ func TestR6_OutOfHoursSendsAutoResponderThenPrompt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		st := newState()
-		st.Contact.Language = tc.lang
+		st.Contact.LanguageOverride = tc.lang
 		effects := DecideInbound(st, msg("m1", "Hello", closedAt), unstaffed.env(t, closedAt))
 		c := st.Open
 		if c.Kind != KindLiveChat || c.State != StateUnassigned || c.Intake != IntakePrompted || !c.IntakeCloseOnDecline ||

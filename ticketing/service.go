@@ -492,7 +492,7 @@ func conversationView(c Conversation, ct Contact) gateway.ConversationView {
 		ID:            c.ID,
 		Kind:          string(c.Kind),
 		State:         string(c.State),
-		Contact:       gateway.ContactView{ID: ct.ID, Channel: ct.Channel, Address: ct.Address, Name: ct.Name},
+		Contact:       contactView(ct),
 		CreatedAt:     c.CreatedAt,
 		UpdatedAt:     c.UpdatedAt,
 		LastMessageAt: c.LastMessageAt,

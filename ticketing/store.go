@@ -119,6 +119,7 @@ type StoreTx interface {
 	ClaimTimers(ctx context.Context, now time.Time, limit int) (TimerClaim, error)
 	StatusTx
 	CommandTx // command.go
+	ContactTx // language.go
 }
 
 // DepartmentChanges says what an edit of the department set wrote, by id.

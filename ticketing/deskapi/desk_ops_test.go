@@ -159,27 +159,31 @@ func TestDeskRoleMatrix(t *testing.T) {
 		// status as ann (not hers), as sue (supervisor), as the desk for ann
 		ann, sue, desk int
 		annCode        string
+		// ops is the status for an ops token: 0 means refused (403).
+		ops int
 	}
 	routes := []route{
-		{http.MethodPost, "/v1/tickets/%d/messages", map[string]any{"text": "hi"}, 403, 202, 202, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/accept", map[string]any{}, 409, 409, 409, ticketing.CodeAlreadyAssigned},
-		{http.MethodPost, "/v1/tickets/%d/transfer", map[string]any{"to_agent": "cid"}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/return", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/snooze", map[string]any{"duration_seconds": 600}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/read", map[string]any{"read": false}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/comments", map[string]any{"text": "@bob look"}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/close", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/reopen", map[string]any{}, 403, 409, 409, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/spam", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/%d/delete", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted},
-		{http.MethodPost, "/v1/tickets/quick-accept", map[string]any{"count": 1}, 200, 200, 200, ""},
-		{http.MethodPut, "/v1/agents/ann/sign", map[string]any{"sign": true}, 200, 403, 200, ""},
-		{http.MethodGet, "/v1/tickets/unassigned", nil, 200, 200, 200, ""},
-		{http.MethodGet, "/v1/tickets/assigned", nil, 200, 200, 200, ""},
-		{http.MethodGet, "/v1/tickets/closed", nil, 200, 200, 200, ""},
-		{http.MethodGet, "/v1/tickets/snoozed", nil, 200, 200, 200, ""},
-		{http.MethodGet, "/v1/tickets/search?q=parcel", nil, 200, 200, 200, ""},
-		{http.MethodGet, "/v1/tickets/%d", nil, 404, 200, 200, ticketing.CodeConversationNotFound},
+		{http.MethodPost, "/v1/tickets/%d/messages", map[string]any{"text": "hi"}, 403, 202, 202, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/accept", map[string]any{}, 409, 409, 409, ticketing.CodeAlreadyAssigned, 0},
+		{http.MethodPost, "/v1/tickets/%d/transfer", map[string]any{"to_agent": "cid"}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/return", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/snooze", map[string]any{"duration_seconds": 600}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/read", map[string]any{"read": false}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/comments", map[string]any{"text": "@bob look"}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/close", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/reopen", map[string]any{}, 403, 409, 409, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/spam", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/%d/delete", map[string]any{}, 403, 200, 200, ticketing.CodeNotPermitted, 0},
+		{http.MethodPost, "/v1/tickets/quick-accept", map[string]any{"count": 1}, 200, 200, 200, "", 0},
+		{http.MethodPut, "/v1/agents/ann/sign", map[string]any{"sign": true}, 200, 403, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/unassigned", nil, 200, 200, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/assigned", nil, 200, 200, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/closed", nil, 200, 200, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/snoozed", nil, 200, 200, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/search?q=parcel", nil, 200, 200, 200, "", 0},
+		{http.MethodGet, "/v1/tickets/%d", nil, 404, 200, 200, ticketing.CodeConversationNotFound, 0},
+		// %c: the contact of bob's conversation. Agents ask their desk (R34).
+		{http.MethodPut, "/v1/contacts/%c/language", map[string]any{"language": "pt-PT"}, 403, 200, 200, httpapi.CodeForbidden, 200},
 	}
 	if len(routes) != len((&deskapi.Handlers{}).Routes()) {
 		t.Fatalf("the matrix covers %d routes of %d", len(routes), len((&deskapi.Handlers{}).Routes()))
@@ -207,6 +211,13 @@ func TestDeskRoleMatrix(t *testing.T) {
 		if strings.Contains(path, "%d") {
 			path = fmt.Sprintf(path, o.convs[0])
 		}
+		if strings.Contains(path, "%c") {
+			var contact int64
+			if err := o.pool.QueryRow(context.Background(), `SELECT contact_id FROM conversations WHERE id = $1`, o.convs[0]).Scan(&contact); err != nil {
+				t.Fatal(err)
+			}
+			path = strings.Replace(path, "%c", fmt.Sprint(contact), 1)
+		}
 		return o, path
 	}
 	for _, rt := range routes {
@@ -215,8 +226,11 @@ func TestDeskRoleMatrix(t *testing.T) {
 			o, path := world(t, rt)
 			for _, tok := range []string{"ops", "api", ""} {
 				want := http.StatusForbidden
-				if tok == "" {
+				switch {
+				case tok == "":
 					want = http.StatusUnauthorized
+				case tok == "ops" && rt.ops != 0:
+					want = rt.ops
 				}
 				if status, body := o.call(t, rt.method, path, tok, withRequest(rt.body, "x"+tok, "")); status != want {
 					t.Errorf("as %q: %d %v, want %d", tok, status, body, want)
@@ -225,7 +239,7 @@ func TestDeskRoleMatrix(t *testing.T) {
 			if status, body := o.call(t, rt.method, path, "nobody", withRequest(rt.body, "n", "")); status != http.StatusForbidden {
 				t.Errorf("with an agent token bound to no agent: %d %v", status, body)
 			}
-			if rt.body != nil && rt.path != "/v1/agents/ann/sign" {
+			if rt.body != nil && rt.path != "/v1/agents/ann/sign" && rt.ann != http.StatusForbidden {
 				// An agent token cannot act as another agent.
 				if status, body := o.call(t, rt.method, path, "ann", withRequest(rt.body, "b", "bob")); status != http.StatusForbidden {
 					t.Errorf("as ann for bob: %d %v", status, body)

@@ -27,7 +27,11 @@
 //	GET /v1/tickets/search?q=        R26
 //	GET /v1/tickets/{id}             one conversation with its history
 //
-// Every route admits the agent, supervisor and desk roles (Route.Roles);
+// Contacts (contacts.go):
+//
+//	PUT /v1/contacts/{id}/language   the contact's language (R34; desk, supervisor, ops)
+//
+// Every ticket route admits the agent, supervisor and desk roles (Route.Roles);
 // the wiring wraps each with httpapi.Authenticator.Require and its roles
 // (MountWithRoles). The handlers read the request's httpapi.Principal: an
 // agent or supervisor token acts as its own agent; a desk token acts for
@@ -101,7 +105,7 @@ func (h *Handlers) Routes() []Route {
 	for i := range routes {
 		routes[i].Roles = Roles
 	}
-	return routes
+	return append(routes, Route{Pattern: "PUT /v1/contacts/{id}/language", Handler: http.HandlerFunc(h.contactLanguage), Roles: ContactRoles})
 }
 
 // MountWithRoles registers every route with mount, each wrapped by require

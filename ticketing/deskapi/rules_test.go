@@ -4,10 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/templates"
+	tplstore "github.com/chatgate/chatgate/templates/pgstore"
 	"github.com/chatgate/chatgate/ticketing"
+	"github.com/chatgate/chatgate/ticketing/deskapi"
+	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
 
 // inbound writes one message of the contact of conversation i of the ops
@@ -79,5 +87,107 @@ func TestR24_DeskAfterTheContactLeft(t *testing.T) {
 	}
 	if status, answer := o.call(t, http.MethodPost, path+"/close", "ann", map[string]any{"request_id": "close"}); status != http.StatusOK {
 		t.Fatalf("resolve: %d %v", status, answer)
+	}
+}
+
+// R34 over HTTP: a Portuguese WhatsApp contact (by its number's prefix)
+// is offered the Portuguese templates on template_required; a desk sets
+// its language on the profile (PUT /v1/contacts/{id}/language), which the
+// conversation then shows, and the offers follow.
+func TestR34_ContactLanguageOverHTTP(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	tpl := tplstore.New(pool)
+	for _, lang := range []string{"en", "pt_PT"} {
+		if _, err := tpl.Create(ctx, &templates.CreateParams{Template: templates.Template{Name: "follow_up", Language: lang,
+			Category: templates.CategoryUtility, Channel: templates.ScopeAny, Body: "Hello again " + lang}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tpl.SetStatus(ctx, &templates.SetStatusParams{Name: "follow_up", Language: lang, Status: templates.StatusApproved}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var now atomic.Int64
+	now.Store(wrote.UnixNano())
+	st := pgstore.New(pool)
+	svc := &ticketing.Service{Store: st, Directory: st, Desk: ticketing.DeskConfig{Templates: tpl},
+		Now: func() time.Time { return time.Unix(0, now.Load()).UTC() }}
+	dep := ticketing.Department{ID: "support", TimeZone: "UTC", Agents: []string{"ann"}, Routing: ticketing.Routing{Default: true},
+		Schedule: map[string][]string{"monday": {"00:00-24:00"}}, LanguagesByPrefix: map[string]string{"+351": "pt_PT"}}
+	if _, err := svc.ApplyDepartments(ctx, []ticketing.Department{dep}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetPresence(ctx, "ann", ticketing.PresenceOnline); err != nil {
+		t.Fatal(err)
+	}
+	in := gateway.Inbound{Channel: gateway.ChannelWhatsApp, ProviderID: "wa-pt", From: "+351912345678", To: "+27600000000", Text: "Olá", ReceivedAt: wrote}
+	rec, err := in.Record("test", "chatgate.inbound")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.HandleBatch(ctx, []gateway.Message{rec}); err != nil {
+		t.Fatal(err)
+	}
+	var conv, contact int64
+	if err := pool.QueryRow(ctx, `SELECT id, contact_id FROM conversations`).Scan(&conv, &contact); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	(&deskapi.Handlers{Service: svc}).MountWithRoles(mux.Handle, require)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	o := &ops{pool: pool, svc: svc, srv: srv}
+
+	now.Store(wrote.Add(25 * time.Hour).UnixNano()) // the window closed: only templates
+	offered := func(reqID string) (string, []string) {
+		t.Helper()
+		status, body := o.call(t, http.MethodPost, fmt.Sprintf("/v1/tickets/%d/messages", conv), "desk",
+			map[string]any{"request_id": reqID, "agent_id": "ann", "text": "Olá!"})
+		e := body["error"].(map[string]any)
+		if status != http.StatusConflict || e["code"] != ticketing.CodeTemplateRequired {
+			t.Fatalf("reply: %d %v", status, body)
+		}
+		var langs []string
+		for _, tp := range e["templates"].([]any) {
+			langs = append(langs, tp.(map[string]any)["language"].(string))
+		}
+		return e["language"].(string), langs
+	}
+	if lang, langs := offered("r-1"); lang != "pt_PT" || fmt.Sprint(langs) != "[pt_PT]" {
+		t.Fatalf("offers for %s: %v, want the pt_PT template", lang, langs)
+	}
+
+	path := fmt.Sprintf("/v1/contacts/%d/language", contact)
+	for _, tc := range []struct {
+		path string
+		body map[string]any
+		want int
+		code string
+	}{
+		{path, map[string]any{"language": "klingon"}, http.StatusUnprocessableEntity, deskapi.CodeInvalidLanguage},
+		{path, map[string]any{}, http.StatusUnprocessableEntity, deskapi.CodeInvalidLanguage},
+		{fmt.Sprintf("/v1/contacts/%d/language", contact+99), map[string]any{"language": "en"}, http.StatusNotFound, deskapi.CodeContactNotFound},
+		{"/v1/contacts/x/language", map[string]any{"language": "en"}, http.StatusNotFound, deskapi.CodeContactNotFound},
+	} {
+		if status, body := o.call(t, http.MethodPut, tc.path, "desk", tc.body); status != tc.want || code(body) != tc.code {
+			t.Errorf("PUT %s %v: %d %v, want %d %s", tc.path, tc.body, status, body, tc.want, tc.code)
+		}
+	}
+	status, body := o.call(t, http.MethodPut, path, "desk", map[string]any{"language": "EN", "agent_id": "ann"})
+	if c, _ := body["contact"].(map[string]any); status != http.StatusOK || c["language"] != "en" || c["language_source"] != "profile" {
+		t.Fatalf("PUT %s: %d %v", path, status, body)
+	}
+	_, detail := o.call(t, http.MethodGet, fmt.Sprintf("/v1/tickets/%d", conv), "sue", nil)
+	if c := detail["conversation"].(map[string]any)["contact"].(map[string]any); c["language"] != "en" || c["language_source"] != "profile" {
+		t.Fatalf("the conversation shows the contact %v", c)
+	}
+	if lang, langs := offered("r-2"); lang != "en" || fmt.Sprint(langs) != "[en]" {
+		t.Fatalf("offers for %s after the override: %v", lang, langs)
+	}
+	// Removed again: the number prefix decides.
+	if status, body := o.call(t, http.MethodPut, path, "ops", map[string]any{"language": nil}); status != http.StatusOK ||
+		body["contact"].(map[string]any)["language_source"] != "number_prefix" {
+		t.Fatalf("removing the override: %d %v", status, body)
 	}
 }

@@ -51,7 +51,7 @@ ORDER BY u.channel, u.address
 ON CONFLICT (channel, address) DO NOTHING`
 
 	contactColumns = `c.id, c.channel, c.address, c.name, c.created_at, c.updated_at, c.last_inbound_at, c.spam, c.language,
-       c.opted_out, c.opted_out_at`
+       c.opted_out, c.opted_out_at, c.language_source, c.language_override, c.channel_language`
 
 	// Locked in a fixed order so two batches sharing contacts cannot deadlock.
 	sqlLockContacts = `
@@ -111,9 +111,12 @@ SELECT ARRAY(SELECT nextval('conversations_id_seq') FROM generate_series(1, $1))
 
 	sqlUpdateContacts = `
 UPDATE contacts c SET name = u.name, updated_at = u.updated_at, last_inbound_at = u.last_inbound_at,
-    opted_out = u.opted_out, opted_out_at = u.opted_out_at, spam = u.spam
-FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::timestamptz[], $7::bool[])
-     AS u(id, name, updated_at, last_inbound_at, opted_out, opted_out_at, spam)
+    opted_out = u.opted_out, opted_out_at = u.opted_out_at, spam = u.spam, language = u.language,
+    language_source = u.language_source, language_override = u.language_override, channel_language = u.channel_language
+FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bool[], $6::timestamptz[], $7::bool[],
+            $8::text[], $9::text[], $10::text[], $11::text[])
+     AS u(id, name, updated_at, last_inbound_at, opted_out, opted_out_at, spam, language, language_source,
+          language_override, channel_language)
 WHERE c.id = u.id`
 
 	sqlInsertConversations = `
@@ -297,11 +300,11 @@ func queueDirectory(b *pgx.Batch, deps *[]ticketing.Department, presence *[]tick
 // contactColumns and conversationColumnList, and a func that finishes the
 // value after the scan, so one row can hold both.
 func contactDest(c *ticketing.Contact) ([]any, func()) {
-	var ch string
+	var ch, langSource string
 	var lastIn, optedOutAt pgtype.Timestamptz
 	return []any{&c.ID, &ch, &c.Address, &c.Name, &c.CreatedAt, &c.UpdatedAt, &lastIn, &c.Spam, &c.Language,
-			&c.OptedOut, &optedOutAt}, func() {
-			c.Channel = gateway.Channel(ch)
+			&c.OptedOut, &optedOutAt, &langSource, &c.LanguageOverride, &c.ChannelLanguage}, func() {
+			c.Channel, c.LanguageSource = gateway.Channel(ch), ticketing.LanguageSource(langSource)
 			c.CreatedAt, c.UpdatedAt, c.LastInboundAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), timeOf(lastIn)
 			c.OptedOutAt = timeOf(optedOutAt)
 		}
@@ -393,11 +396,13 @@ func (t *storeTx) Save(ctx context.Context, ch *ticketing.Changes) error {
 		ids, names := make([]int64, n), make([]string, n)
 		updated, lastIn := make([]time.Time, n), make([]pgtype.Timestamptz, n)
 		optedOut, optedOutAt, spam := make([]bool, n), make([]pgtype.Timestamptz, n), make([]bool, n)
+		langs, sources, overrides, reported := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		for i, c := range ch.Contacts {
 			ids[i], names[i], updated[i], lastIn[i] = c.ID, c.Name, c.UpdatedAt, tstz(c.LastInboundAt)
 			optedOut[i], optedOutAt[i], spam[i] = c.OptedOut, tstz(c.OptedOutAt), c.Spam
+			langs[i], sources[i], overrides[i], reported[i] = c.Language, string(c.LanguageSource), c.LanguageOverride, c.ChannelLanguage
 		}
-		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn, optedOut, optedOutAt, spam)
+		b.Queue(sqlUpdateContacts, ids, names, updated, lastIn, optedOut, optedOutAt, spam, langs, sources, overrides, reported)
 	}
 	// Updates first: a ticket closed by a new chat (R14) must be closed
 	// before the chat is inserted, or the one-open index refuses the chat.
