@@ -354,6 +354,9 @@ func (d *decider) session(conv *Conversation, in gateway.Inbound) {
 	case IntakePrompted:
 		switch reply {
 		case "YES": // R7
+			if conv.AwaitingConsent() {
+				conv.QueuedAt = d.now // R35: it enters the unassigned queue now
+			}
 			d.inbound(conv, in)
 			conv.Kind = KindTicket
 			conv.Intake = IntakeLeaving

@@ -79,6 +79,10 @@ const (
 	// CodeOpenConversationExists: reopen while the contact has another open
 	// conversation (one per contact, R13); OpenConversationID names it.
 	CodeOpenConversationExists = "open_conversation_exists"
+	// CodeAwaitingContactConsent: accept or transfer of a conversation
+	// whose contact has not answered the leave-a-message prompt yet (R35):
+	// it enters the queue when the contact says YES.
+	CodeAwaitingContactConsent = "awaiting_contact_consent"
 )
 
 // Reasons carried by desk events.
@@ -275,7 +279,8 @@ func (dir *Directory) AnyAvailable(d *Department, now time.Time, ttl time.Durati
 // Permitted reports whether the command's actor may act on conv: a
 // supervisor or desk service on any; an agent on a conversation assigned
 // to it, closed by it, one it took part in (R25), or an open unassigned
-// one of its queue (R17, R19).
+// one of its queue (R17, R19) — which one awaiting the contact's consent
+// is not (R35).
 func Permitted(role ActorRole, agent string, conv *Conversation, dir *Directory) bool {
 	if role != ActorAgent {
 		return true
@@ -283,7 +288,7 @@ func Permitted(role ActorRole, agent string, conv *Conversation, dir *Directory)
 	if conv.Assignee == agent || conv.ClosedBy == agent || slices.Contains(conv.Participants, agent) {
 		return true
 	}
-	return conv.Assignee == "" && conv.State.Open() && dir.InQueueOf(conv.DepartmentID, agent)
+	return conv.Assignee == "" && conv.State.Open() && !conv.AwaitingConsent() && dir.InQueueOf(conv.DepartmentID, agent)
 }
 
 // mentionPattern finds @agent mentions: an @ at the start or after a
@@ -363,6 +368,9 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		if contactEndedChat(conv) {
 			return deskReject(CodeContactEndedChat, "the contact ended the chat of conversation %d: it can only be resolved or deleted", conv.ID)
 		}
+	}
+	if (c.Type == TypeCommandAccept || c.Type == TypeCommandTransfer) && conv.AwaitingConsent() {
+		return deskReject(CodeAwaitingContactConsent, "the contact of conversation %d has not answered the leave-a-message prompt: it enters the queue when it says YES", conv.ID)
 	}
 	role := c.Role
 	if role == "" {
@@ -562,7 +570,7 @@ func DecideQuickAccept(c Command, claimed []*ContactState, env Env) ([]Effect, [
 	var taken []*Conversation
 	for _, st := range claimed {
 		conv := st.Open
-		if conv == nil || conv.State != StateUnassigned || conv.Assignee != "" || contactEndedChat(conv) {
+		if conv == nil || conv.State != StateUnassigned || conv.Assignee != "" || contactEndedChat(conv) || conv.AwaitingConsent() {
 			continue
 		}
 		d := newDecider(st, env)

@@ -135,6 +135,16 @@ type Conversation struct {
 	ContactLeftAt time.Time
 }
 
+// AwaitingConsent reports whether c waits for its contact's answer to the
+// leave-a-message prompt and exists for that session only (R35): opened,
+// reopened or a live chat when the prompt was sent. Such a conversation is
+// in no agent queue and cannot be accepted until the contact says YES. An
+// open ticket that is prompted again (R13) was in the queue before and
+// stays there: the contact agreed to leave a message already.
+func (c *Conversation) AwaitingConsent() bool {
+	return c.Intake == IntakePrompted && c.IntakeCloseOnDecline
+}
+
 // Intake is the state of a conversation's leave-a-message session.
 type Intake string
 

@@ -47,7 +47,8 @@ type View string
 
 // The lists of GET /v1/tickets/… (R17, R19, R20, R22).
 const (
-	// ViewUnassigned: the unassigned queue, most recently queued first (R17).
+	// ViewUnassigned: the unassigned queue, most recently queued first (R17),
+	// without the conversations awaiting the contact's consent (R35).
 	ViewUnassigned View = "unassigned"
 	// ViewAssigned: assigned conversations, most recently assigned first;
 	// for a supervisor without an agent, grouped by agent (R19).
@@ -283,7 +284,7 @@ func (sc Scope) Sees(conv *Conversation) bool {
 	if conv.Assignee == sc.Agent || conv.ClosedBy == sc.Agent || slices.Contains(conv.Participants, sc.Agent) {
 		return true
 	}
-	return conv.Assignee == "" && conv.State.Open() && sc.inQueue(conv.DepartmentID)
+	return conv.Assignee == "" && conv.State.Open() && !conv.AwaitingConsent() && sc.inQueue(conv.DepartmentID)
 }
 
 func (sc Scope) inQueue(dep string) bool {

@@ -69,7 +69,8 @@ func WindowClosingAt(channel gateway.Channel, lastInbound time.Time, lead time.D
 
 // DecideWindowClosing warns the desks that the window of conv closes soon:
 // a gateway.TypeTicketWindowClosing event when conv is still waiting on an agent
-// (unassigned, its contact still in the chat: R24), the warning is due at
+// (unassigned, its contact still in the chat: R24, and no prompt pending
+// that decides whether it exists: R35), the warning is due at
 // now and the window is still open.
 // Anything else decides nothing. Whether the warning for this window was
 // already published is the caller's to know (the store marks it).
@@ -77,7 +78,7 @@ func DecideWindowClosing(st *ContactState, conv *Conversation, lead time.Duratio
 	now := env.Now.UTC()
 	c := st.Contact
 	due := WindowClosingAt(c.Channel, c.LastInboundAt, lead)
-	if conv.State != StateUnassigned || contactEndedChat(conv) || due.IsZero() || now.Before(due) || !WindowAt(c.Channel, c.LastInboundAt, now).Open {
+	if conv.State != StateUnassigned || contactEndedChat(conv) || conv.AwaitingConsent() || due.IsZero() || now.Before(due) || !WindowAt(c.Channel, c.LastInboundAt, now).Open {
 		return nil
 	}
 	d := newDecider(st, env)

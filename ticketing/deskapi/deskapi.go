@@ -201,7 +201,7 @@ func StatusOf(code string) int {
 		ticketing.CodeContactOptedOut, ticketing.CodeTemplateRequired, ticketing.CodeRequestIDReused,
 		ticketing.CodeAlreadyAssigned, ticketing.CodeNotAssigned, ticketing.CodeAgentUnavailable,
 		ticketing.CodeDepartmentUnavailable, ticketing.CodeConversationOpen, ticketing.CodeConversationArchived,
-		ticketing.CodeOpenConversationExists:
+		ticketing.CodeOpenConversationExists, ticketing.CodeAwaitingContactConsent:
 		return http.StatusConflict
 	case ticketing.CodeUnsupportedCommand:
 		return http.StatusBadRequest

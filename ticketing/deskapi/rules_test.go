@@ -191,3 +191,44 @@ func TestR34_ContactLanguageOverHTTP(t *testing.T) {
 		t.Fatalf("removing the override: %d %v", status, body)
 	}
 }
+
+// R35 over HTTP: with nobody of sales online, a new contact's conversation
+// waits for its answer to the prompt: absent from the unassigned lists, not
+// readable by the department's agent, accept refused with
+// awaiting_contact_consent (409); after YES it is in the queue.
+func TestR35_PromptPendingOverHTTP(t *testing.T) {
+	t.Parallel()
+	o := newOps(t)
+	if err := o.svc.SetPresence(context.Background(), "cid", ticketing.PresenceOffline); err != nil {
+		t.Fatal(err)
+	}
+	o.inbound(t, 9, "p-1", gateway.Inbound{To: salesNumber, Text: "Is the shop open?"})
+	var conv int64
+	if err := o.pool.QueryRow(context.Background(), `SELECT max(id) FROM conversations`).Scan(&conv); err != nil {
+		t.Fatal(err)
+	}
+	listed := func(token string) bool {
+		t.Helper()
+		_, body := o.call(t, http.MethodGet, "/v1/tickets/unassigned", token, nil)
+		for _, c := range body["conversations"].([]any) {
+			if int64(c.(map[string]any)["id"].(float64)) == conv {
+				return true
+			}
+		}
+		return false
+	}
+	if listed("cid") || listed("sue") {
+		t.Fatal("a conversation awaiting the contact's consent is listed")
+	}
+	if status, _ := o.call(t, http.MethodGet, fmt.Sprintf("/v1/tickets/%d", conv), "cid", nil); status != http.StatusNotFound {
+		t.Fatalf("cid reads it: %d", status)
+	}
+	if status, body := o.call(t, http.MethodPost, fmt.Sprintf("/v1/tickets/%d/accept", conv), "sue", map[string]any{"request_id": "acc"}); status != http.StatusConflict ||
+		code(body) != ticketing.CodeAwaitingContactConsent {
+		t.Fatalf("accept: %d %v", status, body)
+	}
+	o.inbound(t, 9, "p-2", gateway.Inbound{To: salesNumber, Text: "YES"})
+	if !listed("cid") {
+		t.Fatal("after YES the ticket is not in the queue")
+	}
+}

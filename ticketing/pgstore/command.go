@@ -62,7 +62,8 @@ SELECT u.id, 'offline', 'epoch', now(), u.sign, u.display_name
 FROM unnest($1::text[], $2::bool[], $3::text[]) AS u(id, sign, display_name)
 ON CONFLICT (id) DO UPDATE SET sign = excluded.sign, display_name = excluded.display_name`
 
-	// R18: the oldest unassigned conversations of the queue, locked with
+	// R18: the oldest unassigned conversations of the queue (R35: none
+	// awaiting its contact's consent; R24: none its contact left), locked with
 	// their contacts; rows another transaction holds are skipped, never
 	// waited for. The LIMIT sits above the row locks, so a row another
 	// quick accept took meanwhile (re-checked after its commit) does not
@@ -74,7 +75,7 @@ ON CONFLICT (id) DO UPDATE SET sign = excluded.sign, display_name = excluded.dis
 SELECT ` + conversationColumnList + `, ` + contactColumns + `
 FROM conversations v
 JOIN contacts c ON c.id = v.contact_id
-WHERE v.state = 'unassigned' AND NOT c.spam
+WHERE v.state = 'unassigned' AND NOT (v.intake = 'prompted' AND v.intake_close_on_decline) AND NOT c.spam
   AND v.contact_left_at IS NULL
   AND ($1 OR cardinality($3::text[]) = 0 OR v.department_id = '' OR v.department_id = ANY($2::text[])
        OR v.department_id <> ALL($3::text[]))
@@ -98,6 +99,7 @@ FROM conversations v
 JOIN contacts c ON c.id = v.contact_id
 WHERE v.state = 'unassigned' AND v.last_inbound_at IS NOT NULL
   AND v.window_warned_for IS DISTINCT FROM v.last_inbound_at
+  AND NOT (v.intake = 'prompted' AND v.intake_close_on_decline)
   AND v.last_inbound_at > $1 AND v.last_inbound_at <= $2
   AND c.channel = 'whatsapp' AND v.contact_left_at IS NULL
 ORDER BY v.last_inbound_at

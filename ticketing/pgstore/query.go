@@ -34,14 +34,19 @@ const (
 	sqlInQueue = `(cardinality(@known::text[]) = 0 OR v.department_id = '' OR v.department_id = ANY(@mine::text[])
        OR v.department_id <> ALL(@known::text[]))`
 
+	// R35: not a conversation that waits for its contact's answer to the
+	// prompt (ticketing.Conversation.AwaitingConsent); the queue's index
+	// has the same condition.
+	sqlNotAwaitingConsent = `NOT (v.intake = 'prompted' AND v.intake_close_on_decline)`
+
 	// What a scope sees: ticketing.Scope.Sees.
 	sqlSees = `(@all OR v.assignee = @me OR v.closed_by = @me OR @me = ANY(v.participants)
-       OR (v.assignee = '' AND v.state IN ('unassigned', 'snoozed') AND ` + sqlInQueue + `))`
+       OR (v.assignee = '' AND v.state IN ('unassigned', 'snoozed') AND ` + sqlNotAwaitingConsent + ` AND ` + sqlInQueue + `))`
 
 	sqlListUnassigned = `
 SELECT ` + listColumns + `
 FROM conversations v JOIN contacts c ON c.id = v.contact_id
-WHERE v.state = 'unassigned' AND (@all OR ` + sqlInQueue + `)`
+WHERE v.state = 'unassigned' AND ` + sqlNotAwaitingConsent + ` AND (@all OR ` + sqlInQueue + `)`
 	sqlUnassignedAfter = ` AND (v.queued_at, v.id) < (@t, @id)`
 	sqlUnassignedOrder = ` ORDER BY v.queued_at DESC, v.id DESC LIMIT @limit`
 
@@ -74,7 +79,7 @@ WHERE v.state = 'closed' AND (@all OR v.closed_by = @me OR v.assignee = @me)`
 	sqlListSnoozed = `
 SELECT ` + listColumns + `
 FROM conversations v JOIN contacts c ON c.id = v.contact_id
-WHERE v.state = 'snoozed' AND (@all OR v.assignee = @me OR (v.assignee = '' AND ` + sqlInQueue + `))`
+WHERE v.state = 'snoozed' AND (@all OR v.assignee = @me OR (v.assignee = '' AND ` + sqlNotAwaitingConsent + ` AND ` + sqlInQueue + `))`
 	sqlSnoozedAfter = ` AND (v.snooze_until, v.id) > (@t, @id)`
 	sqlSnoozedOrder = ` ORDER BY v.snooze_until, v.id LIMIT @limit`
 
