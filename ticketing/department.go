@@ -48,6 +48,10 @@ type Department struct {
 	// Texts are the auto-responder texts per language; a missing text falls
 	// back to the default language's, then to chatgate's built-in English.
 	Texts map[string]Texts `json:"texts,omitempty"`
+	// DeskPolicy are the department's desk rules (R36): who may transfer
+	// what, whether supervisors write to contacts, whether agents join
+	// their colleagues' conversations. Unset fields take the defaults.
+	DeskPolicy DeskPolicy `json:"desk_policy,omitzero"`
 	// LanguagesByPrefix maps number prefixes ("+351") to the language of
 	// contacts whose address starts with them, the longest prefix winning
 	// (R34). Used when neither a desk nor the channel set the language.
@@ -379,6 +383,11 @@ func (d *Department) Validate() error {
 		if _, ok := d.Texts[d.defaultLanguage()]; !ok && d.DefaultLanguage != "" {
 			add("default_language: no texts in %q", d.DefaultLanguage)
 		}
+	}
+	switch d.DeskPolicy.AgentTransfers {
+	case "", TransferLiveChats, TransferAll, TransferNone:
+	default:
+		add("desk_policy.agent_transfers: %q is not one of live_chats, all, none", d.DeskPolicy.AgentTransfers)
 	}
 	d.validateEndKeywords(add)
 	d.validateLanguagesByPrefix(add)

@@ -383,7 +383,20 @@ func DecideDesk(in DeskInput, env Env) DeskDecision {
 		return d
 	}
 	if !Permitted(role, actor, conv, env.Directory) {
-		return deskReject(CodeNotPermitted, "agent %s may not act on conversation %d: it is neither assigned to it nor in its queue", actor, conv.ID)
+		if c.Type != TypeCommandComment {
+			return deskReject(CodeNotPermitted, "agent %s may not act on conversation %d: it is neither assigned to it nor in its queue", actor, conv.ID)
+		}
+		// An agent who may join a colleague's conversation may comment
+		// on it too (R36).
+		if !MayJoin(actor, conv, env.Directory) {
+			code, msg := refuseJoin(actor, conv, env.Directory)
+			return deskReject(code, "%s", msg)
+		}
+	}
+	if c.Type == TypeCommandTransfer && role == ActorAgent && !env.Directory.Get(conv.DepartmentID).Policy().MayTransfer(conv) {
+		// R36: by default agents transfer live chats, supervisors assign
+		// tickets.
+		return deskReject(CodePolicyForbidsTransfer, "department %s does not let agents transfer a %s: a supervisor assigns it", deptName(conv.DepartmentID), conv.Kind)
 	}
 	d := newDecider(st, env)
 	d.actor = &Actor{AgentID: actor, Role: role}

@@ -300,8 +300,8 @@ func TestR23_DeleteSpamUnreadComment(t *testing.T) {
 			}},
 		{name: "an empty comment is malformed", state: StateAssigned, assignee: "ann",
 			cmd: func() Command { c := cmd(TypeCommandComment, "ann", nil); c.Reply = &Reply{Text: " "}; return c }(), code: CodeInvalidCommand},
-		{name: "an agent cannot comment on another agent's", state: StateAssigned, assignee: "bob",
-			cmd: func() Command { c := cmd(TypeCommandComment, "ann", nil); c.Reply = &Reply{Text: "hi"}; return c }(), code: CodeNotPermitted},
+		{name: "an agent cannot comment on another department's", state: StateAssigned, assignee: "bob",
+			cmd: func() Command { c := cmd(TypeCommandComment, "cid", nil); c.Reply = &Reply{Text: "hi"}; return c }(), code: CodeNotPermitted},
 		{name: "reopen assigns it to the agent", state: StateClosed, assignee: "ann", cmd: cmd(TypeCommandReopen, "ann", nil),
 			events: []string{gateway.TypeTicketReopened, gateway.TypeTicketAssigned}, check: func(t *testing.T, conv *Conversation, _ []Effect) {
 				if conv.State != StateAssigned || conv.Assignee != "ann" || !conv.ClosedAt.IsZero() {
@@ -352,7 +352,7 @@ func TestR24_ContactEndedChatOnlyResolveOrDelete(t *testing.T) {
 func TestR25_SignAndAgentJoined(t *testing.T) {
 	t.Parallel()
 	reply := func(agent string) Command {
-		return Command{Type: TypeCommandReply, RequestID: "r-" + agent, ConversationID: 7, AgentID: agent, Role: ActorSupervisor, Reply: &Reply{Text: "On it."}}
+		return Command{Type: TypeCommandReply, RequestID: "r-" + agent, ConversationID: 7, AgentID: agent, Role: ActorAgent, Reply: &Reply{Text: "On it."}}
 	}
 	st, conv := deskConv(StateAssigned, "ann")
 	dec := DecideReply(ReplyInput{Command: reply("ann"), Conversation: conv, State: st, Agent: AgentSettings{AgentID: "ann", Sign: true, DisplayName: "Ann"}}, deskEnv(t))

@@ -28,11 +28,15 @@ type Scope struct {
 	// no department is configured, or its department is one of Mine, or it
 	// has none or one that is not Known (Directory.InQueueOf).
 	Mine, Known []string
+	// Joinable are the departments of Mine whose policy lets agents join a
+	// colleague's conversation (R36): the agent sees their open
+	// conversations (MayJoin).
+	Joinable []string
 }
 
 // ScopeOf returns the scope of agent acting with role on dir's departments.
 func ScopeOf(role ActorRole, agent string, dir *Directory) Scope {
-	sc := Scope{All: role != ActorAgent, Agent: agent, Mine: []string{}, Known: []string{}}
+	sc := Scope{All: role != ActorAgent, Agent: agent, Mine: []string{}, Known: []string{}, Joinable: joinable(agent, dir)}
 	for _, d := range dir.Departments() {
 		sc.Known = append(sc.Known, d.ID)
 		if slices.Contains(d.Agents, agent) {
@@ -68,13 +72,26 @@ const (
 	MaxHistory = 2000
 )
 
+// Order is the order of the unassigned queue's list (R36).
+type Order string
+
+// Orders of the unassigned list.
+const (
+	// OrderNewest: most recently queued first (R17), the default.
+	OrderNewest Order = "newest"
+	// OrderOldest: longest waiting first, the order quick accept takes.
+	OrderOldest Order = "oldest"
+)
+
 // Cursor is the position after the last row of a page, in the list's
-// order: its time (queued, assigned, closed or snooze time), id, and for
-// the grouped assigned list the agent.
+// order: its time (queued, assigned, closed or snooze time), id, for the
+// grouped assigned list the agent, and the order it was read in (a cursor
+// of one order does not continue the other).
 type Cursor struct {
 	At    time.Time `json:"t"`
 	ID    int64     `json:"i"`
 	Agent string    `json:"a,omitempty"`
+	Order Order     `json:"o,omitempty"`
 }
 
 // Encode returns the cursor as an opaque URL-safe token.
@@ -110,6 +127,13 @@ type ListParams struct {
 	After *Cursor
 	// Limit is the page size, 1–MaxPageSize.
 	Limit int
+	// Order is the unassigned list's order; empty means OrderNewest. The
+	// other lists have one order each.
+	Order Order
+	// Total asks for the number of conversations in the whole list (every
+	// page), counted with the same filter (R36): the queues' counts the
+	// quick-accept buttons show.
+	Total bool
 }
 
 // Page is one page of a list.
@@ -117,6 +141,9 @@ type Page struct {
 	Conversations []ConversationSnapshot `json:"conversations"`
 	// Next is the cursor of the next page; nil on the last.
 	Next *Cursor `json:"-"`
+	// Total is the number of conversations of the whole list when asked
+	// for (ListParams.Total).
+	Total *int `json:"-"`
 }
 
 // AgentCount is how many conversations one agent has (R19).
@@ -223,11 +250,27 @@ func (s *Service) List(ctx context.Context, p ListParams) (Page, error) {
 	if !p.Scope.All && p.View == ViewAssigned {
 		p.Agent = p.Scope.Agent // R19: an agent sees only its own
 	}
+	if p.Order == "" {
+		p.Order = OrderNewest
+	}
+	if p.Order != OrderNewest && p.View != ViewUnassigned {
+		return Page{}, fmt.Errorf("list %s: only the unassigned list takes an order", p.View)
+	}
+	if p.After != nil && cursorOrder(p.After) != p.Order {
+		return Page{}, fmt.Errorf("%w: the cursor is of the %s order", ErrInvalidCursor, cursorOrder(p.After))
+	}
 	page, err := q.List(ctx, p)
 	if err != nil {
 		return Page{}, fmt.Errorf("list %s: %w", p.View, err)
 	}
 	return page, nil
+}
+
+func cursorOrder(c *Cursor) Order {
+	if c.Order == "" {
+		return OrderNewest
+	}
+	return c.Order
 }
 
 // AssignedCounts counts the assigned conversations per agent (R19,
@@ -276,7 +319,7 @@ func (s *Service) Search(ctx context.Context, p SearchParams) (Page, error) {
 }
 
 // Sees reports whether the scope may see conv: the queries' visibility,
-// the same as Permitted.
+// the same as Permitted or MayJoin.
 func (sc Scope) Sees(conv *Conversation) bool {
 	if sc.All {
 		return true
@@ -284,7 +327,10 @@ func (sc Scope) Sees(conv *Conversation) bool {
 	if conv.Assignee == sc.Agent || conv.ClosedBy == sc.Agent || slices.Contains(conv.Participants, sc.Agent) {
 		return true
 	}
-	return conv.Assignee == "" && conv.State.Open() && !conv.AwaitingConsent() && sc.inQueue(conv.DepartmentID)
+	if !conv.State.Open() || conv.AwaitingConsent() {
+		return false
+	}
+	return (conv.Assignee == "" && sc.inQueue(conv.DepartmentID)) || slices.Contains(sc.Joinable, conv.DepartmentID)
 }
 
 func (sc Scope) inQueue(dep string) bool {

@@ -138,8 +138,12 @@ func DecideReply(in ReplyInput, env Env) ReplyDecision {
 		role = ActorDesk
 	}
 	switch {
-	case !Permitted(role, c.AgentID, conv, env.Directory):
-		return reject(CodeNotPermitted, "agent %s may not write on conversation %d: it is neither assigned to it nor in its queue", c.AgentID, conv.ID)
+	case role == ActorAgent && !Permitted(role, c.AgentID, conv, env.Directory) && !MayJoin(c.AgentID, conv, env.Directory):
+		code, msg := refuseJoin(c.AgentID, conv, env.Directory)
+		return reject(code, "%s", msg)
+	case role == ActorSupervisor && !env.Directory.Get(conv.DepartmentID).Policy().SupervisorsReply:
+		// R36: supervisors comment, agents write to the contact.
+		return reject(CodePolicyForbidsSupervisorReply, "department %s does not let supervisors write to the contact: comment instead, or assign it to an agent", deptName(conv.DepartmentID))
 	case contact.Spam:
 		return reject(CodeContactSpam, "the contact of conversation %d is marked as spam: nothing is sent to it", conv.ID)
 	case contact.OptedOut:
@@ -300,6 +304,13 @@ func (d *decider) reachOut(from *Conversation) *Conversation {
 	d.st.Last = conv
 	d.effects = append(d.effects, CreateConversation{Conv: conv})
 	return conv
+}
+
+func deptName(id string) string {
+	if id == "" {
+		return "(none)"
+	}
+	return id
 }
 
 // contactEndedChat reports whether the contact ended the live chat conv,

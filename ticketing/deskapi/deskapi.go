@@ -195,7 +195,8 @@ func StatusOf(code string) int {
 	switch code {
 	case ticketing.CodeConversationNotFound:
 		return http.StatusNotFound
-	case ticketing.CodeNotPermitted:
+	case ticketing.CodeNotPermitted, ticketing.CodePolicyForbidsTransfer, ticketing.CodePolicyForbidsSupervisorReply,
+		ticketing.CodePolicyForbidsJoin:
 		return http.StatusForbidden
 	case ticketing.CodeConversationClosed, ticketing.CodeContactEndedChat, ticketing.CodeContactSpam,
 		ticketing.CodeContactOptedOut, ticketing.CodeTemplateRequired, ticketing.CodeRequestIDReused,

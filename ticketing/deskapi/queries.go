@@ -24,6 +24,10 @@ type ListResponse struct {
 	Conversations []ticketing.ConversationSnapshot `json:"conversations"`
 	// NextCursor fetches the next page (?cursor=); absent on the last.
 	NextCursor string `json:"next_cursor,omitempty"`
+	// Total is how many conversations the whole list holds (every page),
+	// counted with the same filter: on the unassigned, assigned and
+	// snoozed lists (R36), absent on closed lists and searches.
+	Total *int `json:"total,omitempty"`
 	// Agents are the per-agent counts of the assigned list of a
 	// supervisor or desk without an agent filter (R19).
 	Agents []ticketing.AgentCount `json:"agents,omitempty"`
@@ -106,7 +110,20 @@ func (h *Handlers) list(view ticketing.View) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		p := ticketing.ListParams{View: view, Scope: sc, After: after, Limit: limit}
+		p := ticketing.ListParams{View: view, Scope: sc, After: after, Limit: limit, Total: view != ticketing.ViewClosed}
+		switch o := ticketing.Order(q.Get("order")); {
+		case o == "" || o == ticketing.OrderNewest:
+		case o == ticketing.OrderOldest && view == ticketing.ViewUnassigned:
+			p.Order = o
+		default:
+			httpapi.WriteErrorFrom(w, badParameter("order", "is newest (the default) or oldest, on the unassigned list only"))
+			return
+		}
+		if after != nil && after.Order != p.Order {
+			httpapi.WriteErrorFrom(w, &httpapi.Error{Status: http.StatusBadRequest, Code: CodeInvalidCursor,
+				Message: "the cursor continues a list of another order: ask again without it"})
+			return
+		}
 		switch view {
 		case ticketing.ViewAssigned:
 			p.Agent = q.Get("agent")
@@ -133,7 +150,7 @@ func (h *Handlers) list(view ticketing.View) http.Handler {
 			h.fail(w, r, err)
 			return
 		}
-		resp := ListResponse{Conversations: page.Conversations}
+		resp := ListResponse{Conversations: page.Conversations, Total: page.Total}
 		if page.Next != nil {
 			resp.NextCursor = page.Next.Encode()
 		}
@@ -214,6 +231,8 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &he):
 		httpapi.WriteErrorFrom(w, err)
+	case errors.Is(err, ticketing.ErrInvalidCursor):
+		httpapi.WriteError(w, http.StatusBadRequest, CodeInvalidCursor, err.Error())
 	case errors.Is(err, ticketing.ErrConversationNotFound):
 		httpapi.WriteError(w, http.StatusNotFound, ticketing.CodeConversationNotFound, "no conversation "+strconv.Quote(r.PathValue("id"))+" that this token may see")
 	default:

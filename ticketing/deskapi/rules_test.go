@@ -232,3 +232,147 @@ func TestR35_PromptPendingOverHTTP(t *testing.T) {
 		t.Fatal("after YES the ticket is not in the queue")
 	}
 }
+
+// R36 over HTTP, with the seeds' policy: supervisors comment but do not
+// write to the contact; an agent of the department joins a colleague's
+// conversation with its own token (reads and writes it), an agent of
+// another department does not; agents transfer live chats, not tickets,
+// which supervisors assign; a department may forbid joining.
+func TestR36_DeskPoliciesOverHTTP(t *testing.T) {
+	t.Parallel()
+	o := newOps(t)
+	conv := fmt.Sprintf("/v1/tickets/%d", o.convs[0])
+	call := func(method, path, token string, body map[string]any, want int, wantCode string) map[string]any {
+		t.Helper()
+		status, answer := o.call(t, method, path, token, body)
+		if status != want || code(answer) != wantCode {
+			t.Fatalf("%s %s as %s: %d %v, want %d %s", method, path, token, status, answer, want, wantCode)
+		}
+		return answer
+	}
+	req := func(id string, kv ...any) map[string]any {
+		b := map[string]any{"request_id": id}
+		for i := 0; i+1 < len(kv); i += 2 {
+			b[kv[i].(string)] = kv[i+1]
+		}
+		return b
+	}
+	call(http.MethodPost, conv+"/accept", "bob", req("acc"), http.StatusOK, "")
+	call(http.MethodPost, conv+"/messages", "sue", req("s-1", "text", "Hello from a supervisor"), http.StatusForbidden, ticketing.CodePolicyForbidsSupervisorReply)
+	call(http.MethodPost, conv+"/comments", "sue", req("s-2", "text", "@bob please answer"), http.StatusOK, "")
+	call(http.MethodGet, conv, "ann", nil, http.StatusOK, "")
+	joined := call(http.MethodPost, conv+"/messages", "ann", req("a-1", "text", "Ann here, I can help"), http.StatusAccepted, "")
+	if p := joined["conversation"].(map[string]any)["participants"]; fmt.Sprint(p) != "[bob ann]" {
+		t.Fatalf("participants after ann joined: %v", p)
+	}
+	call(http.MethodGet, conv, "cid", nil, http.StatusNotFound, ticketing.CodeConversationNotFound)
+	call(http.MethodPost, conv+"/messages", "cid", req("c-1", "text", "hi"), http.StatusForbidden, ticketing.CodeNotPermitted)
+	call(http.MethodPost, conv+"/transfer", "bob", req("t-1", "to_agent", "ann"), http.StatusOK, "") // a live chat
+
+	// A ticket of sales: agents do not transfer it, supervisors assign it.
+	ctx := context.Background()
+	if err := o.svc.SetPresence(ctx, "cid", ticketing.PresenceOffline); err != nil {
+		t.Fatal(err)
+	}
+	o.inbound(t, 8, "k-1", gateway.Inbound{To: salesNumber, Text: "I want a quote"})
+	o.inbound(t, 8, "k-2", gateway.Inbound{To: salesNumber, Text: "yes"})
+	if err := o.svc.SetPresence(ctx, "cid", ticketing.PresenceOnline); err != nil {
+		t.Fatal(err)
+	}
+	var ticket int64
+	if err := o.pool.QueryRow(ctx, `SELECT id FROM conversations WHERE kind = 'ticket'`).Scan(&ticket); err != nil {
+		t.Fatal(err)
+	}
+	tk := fmt.Sprintf("/v1/tickets/%d", ticket)
+	call(http.MethodPost, tk+"/accept", "cid", req("acc-t"), http.StatusOK, "")
+	call(http.MethodPost, tk+"/transfer", "cid", req("t-2", "to_agent", "ann"), http.StatusForbidden, ticketing.CodePolicyForbidsTransfer)
+	call(http.MethodPost, tk+"/transfer", "sue", req("t-3", "to_agent", "ann"), http.StatusOK, "")
+
+	// Support forbids joining: bob may no longer write on ann's chat.
+	deps, err := o.svc.Departments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range deps {
+		if deps[i].ID == "support" {
+			no := false
+			deps[i].DeskPolicy.AgentsJoin = &no
+		}
+	}
+	if _, err := o.svc.ApplyDepartments(ctx, deps, false); err != nil {
+		t.Fatal(err)
+	}
+	other := fmt.Sprintf("/v1/tickets/%d", o.convs[1])
+	call(http.MethodPost, other+"/accept", "ann", req("acc-2"), http.StatusOK, "")
+	call(http.MethodPost, other+"/messages", "bob", req("b-1", "text", "hi"), http.StatusForbidden, ticketing.CodePolicyForbidsJoin)
+	call(http.MethodGet, other, "bob", nil, http.StatusNotFound, ticketing.CodeConversationNotFound)
+}
+
+// R36: the queue lists newest first or, with order=oldest, longest waiting
+// first, page by page; every page reports the whole queue's total, counted
+// with the reader's filter, which the quick-accept buttons show.
+func TestR36_QueueOrderAndTotal(t *testing.T) {
+	t.Parallel()
+	o := newOps(t)
+	list := func(token, query string) ([]int64, map[string]any) {
+		t.Helper()
+		status, body := o.call(t, http.MethodGet, "/v1/tickets/unassigned"+query, token, nil)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s as %s: %d %v", query, token, status, body)
+		}
+		var ids []int64
+		for _, c := range body["conversations"].([]any) {
+			ids = append(ids, int64(c.(map[string]any)["id"].(float64)))
+		}
+		return ids, body
+	}
+	c := o.convs
+	if ids, body := list("sue", ""); fmt.Sprint(ids) != fmt.Sprint([]int64{c[2], c[1], c[0]}) || body["total"] != float64(3) {
+		t.Fatalf("newest first: %v, total %v", ids, body["total"])
+	}
+	first, body := list("sue", "?order=oldest&limit=2")
+	if fmt.Sprint(first) != fmt.Sprint([]int64{c[0], c[1]}) || body["total"] != float64(3) {
+		t.Fatalf("oldest first: %v, total %v", first, body["total"])
+	}
+	cursor := body["next_cursor"].(string)
+	rest, body := list("sue", "?order=oldest&limit=2&cursor="+cursor)
+	if fmt.Sprint(rest) != fmt.Sprint([]int64{c[2]}) || body["total"] != float64(3) || body["next_cursor"] != nil {
+		t.Fatalf("second page: %v %v", rest, body)
+	}
+	if ids, body := list("ann", "?order=oldest"); fmt.Sprint(ids) != fmt.Sprint([]int64{c[0], c[1]}) || body["total"] != float64(2) {
+		t.Fatalf("ann's queue: %v, total %v", ids, body["total"])
+	}
+	if _, body := list("cid", "?limit=1"); body["total"] != float64(1) {
+		t.Fatalf("cid's queue total %v", body["total"])
+	}
+	for _, bad := range []struct{ path, code string }{
+		{"/v1/tickets/unassigned?order=oldest&cursor=" + cursorOf(t, o, ""), deskapi.CodeInvalidCursor},
+		{"/v1/tickets/unassigned?cursor=" + cursor, deskapi.CodeInvalidCursor},
+		{"/v1/tickets/unassigned?order=random", deskapi.CodeInvalidParameter},
+		{"/v1/tickets/closed?order=oldest", deskapi.CodeInvalidParameter},
+	} {
+		if status, body := o.call(t, http.MethodGet, bad.path, "sue", nil); status != http.StatusBadRequest || code(body) != bad.code {
+			t.Errorf("GET %s: %d %v, want 400 %s", bad.path, status, body, bad.code)
+		}
+	}
+	// Taking one leaves two; the assigned and snoozed lists count too.
+	o.call(t, http.MethodPost, "/v1/tickets/quick-accept", "ann", map[string]any{"request_id": "qa", "count": 1})
+	if _, body := list("sue", ""); body["total"] != float64(2) {
+		t.Fatalf("total after a quick accept: %v", body["total"])
+	}
+	if _, body := o.call(t, http.MethodGet, "/v1/tickets/assigned", "ann", nil); body["total"] != float64(1) {
+		t.Fatalf("ann's assigned total %v", body["total"])
+	}
+}
+
+// cursorOf returns the next_cursor of sue's first page of one of the
+// unassigned list in the order query.
+func cursorOf(t *testing.T, o *ops, query string) string {
+	t.Helper()
+	_, body := o.call(t, http.MethodGet, "/v1/tickets/unassigned?limit=1"+query, "sue", nil)
+	cur, _ := body["next_cursor"].(string)
+	if cur == "" {
+		t.Fatalf("no next_cursor: %v", body)
+	}
+	return cur
+}

@@ -39,9 +39,13 @@ const (
 	// has the same condition.
 	sqlNotAwaitingConsent = `NOT (v.intake = 'prompted' AND v.intake_close_on_decline)`
 
+	// R36: a department whose open conversations the agent may join.
+	sqlJoinable = `v.department_id = ANY(@joinable::text[])`
+
 	// What a scope sees: ticketing.Scope.Sees.
 	sqlSees = `(@all OR v.assignee = @me OR v.closed_by = @me OR @me = ANY(v.participants)
-       OR (v.assignee = '' AND v.state IN ('unassigned', 'snoozed') AND ` + sqlNotAwaitingConsent + ` AND ` + sqlInQueue + `))`
+       OR (v.state IN ('unassigned', 'assigned', 'snoozed') AND ` + sqlNotAwaitingConsent + `
+           AND ((v.assignee = '' AND ` + sqlInQueue + `) OR ` + sqlJoinable + `)))`
 
 	sqlListUnassigned = `
 SELECT ` + listColumns + `
@@ -49,6 +53,9 @@ FROM conversations v JOIN contacts c ON c.id = v.contact_id
 WHERE v.state = 'unassigned' AND ` + sqlNotAwaitingConsent + ` AND (@all OR ` + sqlInQueue + `)`
 	sqlUnassignedAfter = ` AND (v.queued_at, v.id) < (@t, @id)`
 	sqlUnassignedOrder = ` ORDER BY v.queued_at DESC, v.id DESC LIMIT @limit`
+	// order=oldest (R36): the same index read forwards.
+	sqlUnassignedOldestAfter = ` AND (v.queued_at, v.id) > (@t, @id)`
+	sqlUnassignedOldestOrder = ` ORDER BY v.queued_at, v.id LIMIT @limit`
 
 	// One agent's (R19).
 	sqlListAssigned = `
@@ -162,6 +169,9 @@ func (s *Store) List(ctx context.Context, p ticketing.ListParams) (ticketing.Pag
 	switch p.View {
 	case ticketing.ViewUnassigned:
 		sql, after, order = sqlListUnassigned, sqlUnassignedAfter, sqlUnassignedOrder
+		if p.Order == ticketing.OrderOldest {
+			after, order = sqlUnassignedOldestAfter, sqlUnassignedOldestOrder
+		}
 	case ticketing.ViewAssigned:
 		sql, after, order = sqlListAssigned, sqlAssignedAfter, sqlAssignedOrder
 		if p.Agent == "" {
@@ -177,6 +187,7 @@ func (s *Store) List(ctx context.Context, p ticketing.ListParams) (ticketing.Pag
 	default:
 		return ticketing.Page{}, fmt.Errorf("unknown view %q", p.View)
 	}
+	base := sql
 	if p.After != nil {
 		sql += after
 	}
@@ -190,10 +201,27 @@ func (s *Store) List(ctx context.Context, p ticketing.ListParams) (ticketing.Pag
 		case ticketing.ViewSnoozed:
 			return ticketing.Cursor{At: v.SnoozeUntil, ID: v.ID}
 		}
-		return ticketing.Cursor{At: v.QueuedAt, ID: v.ID}
+		c := ticketing.Cursor{At: v.QueuedAt, ID: v.ID}
+		if p.Order == ticketing.OrderOldest {
+			c.Order = p.Order
+		}
+		return c
 	})
 	if err != nil {
 		return ticketing.Page{}, fmt.Errorf("list %s: %w", p.View, err)
+	}
+	if p.Total {
+		// R36: the whole list's count, with the list's filter (scope,
+		// agent) and none of the page's (cursor, limit).
+		if !strings.Contains(base, "SELECT "+listColumns) {
+			return ticketing.Page{}, fmt.Errorf("count %s: the list's statement has no column list to replace", p.View)
+		}
+		countSQL, countArgs := bind(strings.Replace(base, "SELECT "+listColumns, "SELECT count(*)", 1), p.Scope, named)
+		var n int
+		if err := s.pool.QueryRow(ctx, countSQL, countArgs...).Scan(&n); err != nil {
+			return ticketing.Page{}, fmt.Errorf("count %s: %w", p.View, err)
+		}
+		page.Total = &n
 	}
 	return page, nil
 }
@@ -204,6 +232,7 @@ var namedParam = regexp.MustCompile(`@[a-z]+`)
 // returns the statement with its arguments.
 func bind(sql string, sc ticketing.Scope, named map[string]any) (string, []any) {
 	named["@all"], named["@me"], named["@mine"], named["@known"] = sc.All, sc.Agent, nonNil(sc.Mine), nonNil(sc.Known)
+	named["@joinable"] = nonNil(sc.Joinable)
 	var args []any
 	num := map[string]string{}
 	sql = namedParam.ReplaceAllStringFunc(sql, func(name string) string {

@@ -227,3 +227,49 @@ func TestR26_Search(t *testing.T) {
 		}
 	}
 }
+
+// R36: order=oldest reads the queue longest waiting first, page by page,
+// and the total counts the whole queue with the reader's filter.
+func TestR36_UnassignedOldestFirstWithTotal(t *testing.T) {
+	t.Parallel()
+	svc, _, convs := queryWorld(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		role  ticketing.ActorRole
+		agent string
+		want  []int64
+	}{
+		{ticketing.ActorSupervisor, "sue", convs},
+		{ticketing.ActorAgent, "ann", convs[:3]},
+		{ticketing.ActorAgent, "cid", convs[3:]},
+	} {
+		sc := scope(t, svc, tc.role, tc.agent)
+		var got []int64
+		var after *ticketing.Cursor
+		for range 10 {
+			page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, After: after, Limit: 2,
+				Order: ticketing.OrderOldest, Total: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total == nil || *page.Total != len(tc.want) {
+				t.Fatalf("%s: total %v, want %d", tc.agent, page.Total, len(tc.want))
+			}
+			got = append(got, ids(page)...)
+			if after = page.Next; after == nil {
+				break
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s sees %v oldest first, want %v", tc.role, tc.agent, got, tc.want)
+		}
+	}
+	sc := scope(t, svc, ticketing.ActorSupervisor, "sue")
+	newest, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, Limit: 1})
+	if err != nil || newest.Total != nil {
+		t.Fatalf("a total nobody asked for: %v (%v)", newest.Total, err)
+	}
+	if _, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, Limit: 1, After: newest.Next, Order: ticketing.OrderOldest}); !errors.Is(err, ticketing.ErrInvalidCursor) {
+		t.Fatalf("a newest-first cursor continuing oldest first: %v", err)
+	}
+}
