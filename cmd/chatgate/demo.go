@@ -49,12 +49,13 @@ main paths of the rules (docs/departments.md):
 
   1. out of hours: prompt, YES, messages, //end: a ticket waits for agents;
   2. the same customer writes again: merged into the open ticket;
-  3. another customer answers NO: no ticket;
+  3. another customer answers NO: no ticket; a customer writing from a Portuguese number
+     gets the Portuguese texts (the department maps +351 to pt_PT);
   4. a third customer does not answer: the prompt expires;
   5. the department opens and an agent comes online: the first customer's next message
      starts a live chat, and the waiting ticket is closed (superseded_by_chat);
   6. that customer ends the live chat with //end: the desk is told and a reply is refused;
-     the customer writes again and the same chat resumes.
+     the customer writes again and the same chat resumes; the front end's end_chat ends it.
 
 It prints what the customer received and which ticket events were published, checks
 each step, and exits non-zero if one did not happen as expected: a smoke test.
@@ -248,7 +249,10 @@ type demoMessage struct {
 	ID   string `json:"id"`
 	From string `json:"from"`
 	To   string `json:"to"`
-	Text string `json:"text"`
+	// Type is "end_chat" when the front end's "end chat" button was
+	// pressed (R24); empty for a message.
+	Type string `json:"type,omitempty"`
+	Text string `json:"text,omitempty"`
 }
 
 // demoEvent is a ticket event as the script sees it.
@@ -266,6 +270,8 @@ type demoWant struct {
 	Kind, State string
 	// SentBy, when set, is the author of the event's message.
 	SentBy string
+	// Language, when set, is the contact's language on the event (R34).
+	Language string
 }
 
 // demoText is the message_added event of a text chatgate sent on conv:
@@ -340,6 +346,7 @@ const (
 	demoThandi   = "+27821110001"
 	demoSipho    = "+27821110002"
 	demoLerato   = "+27821110003"
+	demoJoao     = "+351912110004"
 )
 
 func (r *demoRun) script() error {
@@ -350,13 +357,19 @@ func (r *demoRun) script() error {
 			To: today.AddDate(0, 0, 1).Format(time.DateOnly)}},
 		Agents:  []string{"ann"},
 		Routing: ticketing.Routing{Numbers: []string{demoBusiness}, Default: true},
-		Texts: map[string]ticketing.Texts{"en": {
-			OutOfHours: "Thanks for writing to Acme support. We are closed today for staff training.",
-		}},
+		Texts: map[string]ticketing.Texts{
+			"en": {OutOfHours: "Thanks for writing to Acme support. We are closed today for staff training."},
+			"pt_PT": {
+				OutOfHours:         "Obrigado por escrever ao apoio da Acme. Hoje estamos fechados para formação.",
+				LeaveMessagePrompt: `Quer deixar uma mensagem para o agente? Responda YES ou NO. Se responder YES, envie "//end" depois da sua última mensagem.`,
+				ConsentDeclined:    "Sem problema. Escreva-nos de novo no nosso horário.",
+			},
+		},
+		LanguagesByPrefix: map[string]string{"+351": "pt_PT"},
 	}
 	oh, prompt := r.text(ticketing.TextOutOfHours), r.text(ticketing.TextLeaveMessagePrompt)
 
-	fmt.Fprintf(r.out, "\nCustomers write on the API channel to %s: Thandi %s, Sipho %s, Lerato %s.\n", demoBusiness, demoThandi, demoSipho, demoLerato)
+	fmt.Fprintf(r.out, "\nCustomers write on the API channel to %s: Thandi %s, Sipho %s, Lerato %s, João %s.\n", demoBusiness, demoThandi, demoSipho, demoLerato, demoJoao)
 	fmt.Fprintln(r.out, "→ the customer writes, ← the customer receives (through the signed callback), #N ticket events on the tickets topic.")
 	r.section("Setup: ops configure a department, closed today; the agent's desk says Ann is online")
 	if err := r.ops("PUT", "/v1/departments/support", r.dep, http.StatusCreated,
@@ -437,6 +450,24 @@ func (r *demoRun) script() error {
 	}
 	r.ok("conversation #%d closed as a chat, no ticket", r.convs["sipho"])
 
+	r.section("3b. João writes from a Portuguese number: the texts are Portuguese (R34)")
+	ptText := func(kind ticketing.TextKind) string { s, _ := r.dep.Text(kind, "pt_PT"); return s }
+	if err := r.turn(demoJoao, "Olá, a minha encomenda?", []string{ptText(ticketing.TextOutOfHours), ptText(ticketing.TextLeaveMessagePrompt)}, []demoWant{
+		{Conv: "joao", Type: "created", Language: "pt_PT"},
+		{Conv: "joao", Type: "message_added"},
+		demoText("joao"), demoText("joao"),
+	}); err != nil {
+		return err
+	}
+	if err := r.turn(demoJoao, "NO", []string{ptText(ticketing.TextConsentDeclined)}, []demoWant{
+		{Conv: "joao", Type: "message_added"},
+		{Conv: "joao", Type: "closed", Reason: ticketing.ReasonConsentDeclined, State: "closed"},
+		demoText("joao"),
+	}); err != nil {
+		return err
+	}
+	r.ok("João's language is pt_PT: the department maps numbers starting +351 to it")
+
 	r.section("4. Lerato does not answer the prompt: it expires (R10)")
 	if err := r.turn(demoLerato, "Hello?", []string{oh, prompt}, []demoWant{
 		{Conv: "lerato", Type: "created"},
@@ -493,6 +524,17 @@ func (r *demoRun) script() error {
 		return err
 	}
 	r.ok("the same live chat #%d resumes; replies are allowed again", chat)
+	if err := r.endChat(demoThandi); err != nil {
+		return err
+	}
+	if err := r.expect(demoThandi, []string{r.text(ticketing.TextContactLeft)}, []demoWant{
+		{Conv: "thandi-chat", Type: "message_added"},
+		{Conv: "thandi-chat", Type: "contact_left", Reason: ticketing.ReasonEndChat},
+		demoText("thandi-chat"),
+	}); err != nil {
+		return err
+	}
+	r.ok("the front end's end_chat ends it the same way (reason end_chat)")
 
 	return r.noStrayTexts()
 }
@@ -583,13 +625,21 @@ func (r *demoRun) presence(agent, status string) error {
 }
 
 // demoNames name the demo's customers in the transcript.
-var demoNames = map[string]string{demoThandi: "Thandi", demoSipho: "Sipho", demoLerato: "Lerato"}
+var demoNames = map[string]string{demoThandi: "Thandi", demoSipho: "Sipho", demoLerato: "Lerato", demoJoao: "João"}
 
 // say posts one message of contact on the API channel.
 func (r *demoRun) say(contact, text string) error {
 	r.line(demoNames[contact], "→ \"%s\"", text)
 	r.sent++
 	msg := demoMessage{ID: fmt.Sprintf("demo-%d-%d", r.started.UnixNano(), r.sent), From: contact, To: demoBusiness, Text: text}
+	return r.call("POST", "/v1/channels/api/messages", r.tgt.APIToken, msg, http.StatusAccepted)
+}
+
+// endChat posts the front end's end_chat event for contact (R24).
+func (r *demoRun) endChat(contact string) error {
+	r.line(demoNames[contact], "→ (presses \"end chat\": type end_chat)")
+	r.sent++
+	msg := demoMessage{ID: fmt.Sprintf("demo-%d-%d", r.started.UnixNano(), r.sent), From: contact, To: demoBusiness, Type: "end_chat"}
 	return r.call("POST", "/v1/channels/api/messages", r.tgt.APIToken, msg, http.StatusAccepted)
 }
 
@@ -720,7 +770,7 @@ func (r *demoRun) matchEvents(contact string, got []demoEvent, want []demoWant) 
 				sentBy = ev.Data.Message.SentBy
 			}
 			if ev.Type != w.Type || ev.Data.Reason != w.Reason || (w.Kind != "" && c.Kind != w.Kind) || (w.State != "" && c.State != w.State) ||
-				(w.SentBy != "" && sentBy != w.SentBy) {
+				(w.SentBy != "" && sentBy != w.SentBy) || (w.Language != "" && c.Contact.Language != w.Language) {
 				return fmt.Errorf("%s: conversation #%d event %d is %s (reason %q, %s, %s, by %q), want %s (reason %q, %s, %s, by %q)",
 					contact, id, i+1, ev.Type, ev.Data.Reason, c.Kind, c.State, sentBy, w.Type, w.Reason, orAny(w.Kind), orAny(w.State), w.SentBy)
 			}
