@@ -14,7 +14,7 @@ import (
 	"github.com/chatgate/chatgate/templates"
 )
 
-// Department is a queue of agents (SPEC.md §1) as ops declare it: where its
+// Department is a queue of agents (docs/rules.md) as ops declare it: where its
 // conversations come from, when it is open, who works in it and what the
 // auto-responder says. The JSON field names are the YAML/HTTP contract
 // (docs/rules.md); sigs.k8s.io/yaml reads the same tags.
@@ -141,7 +141,7 @@ func (t Texts) Get(k TextKind) string {
 // DefaultLanguage is the language of the built-in texts.
 const DefaultLanguage = "en"
 
-// DefaultTexts are the built-in texts. The prompt is SPEC.md R6's wording.
+// DefaultTexts are the built-in texts. The prompt is R6's wording (docs/rules.md).
 var DefaultTexts = Texts{
 	OutOfHours:         "Thank you for your message. We are closed right now, or no agent is available.",
 	LeaveMessagePrompt: `Would you like to leave a message for the agent? Please respond with YES or NO. If you select Yes, after your last message, please send "//end" without the quotes to end the chat.`,

@@ -229,6 +229,6 @@ func TestR6_TextsFallBackToDefaultLanguageThenBuiltIn(t *testing.T) {
 	}
 	want := `Would you like to leave a message for the agent? Please respond with YES or NO. If you select Yes, after your last message, please send "//end" without the quotes to end the chat.`
 	if DefaultTexts.LeaveMessagePrompt != want {
-		t.Fatal("built-in prompt differs from SPEC.md R6")
+		t.Fatal("built-in prompt differs from R6 (docs/rules.md)")
 	}
 }

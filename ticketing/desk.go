@@ -10,7 +10,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 )
 
-// Desk command types (SPEC.md R17–R26), beside TypeCommandReply: the
+// Desk command types (docs/rules.md R17–R26), beside TypeCommandReply: the
 // CloudEvents type of a record on the commands topic, and the command an
 // HTTP route of ticketing/deskapi builds. (They belong beside the other
 // record types in gateway; they live here until the record contract takes

@@ -1,5 +1,5 @@
 // Package ticketing keeps conversations: the domain types, the pure decision
-// core that applies SPEC.md's rules to a contact's state, and the Service that
+// core that applies the rules of docs/rules.md to a contact's state, and the Service that
 // runs the core over Kafka batches with one store transaction per batch.
 //
 // The package never touches PostgreSQL or Kafka itself: it declares the Store
@@ -15,7 +15,7 @@ import (
 // Kind says whether a conversation is a live chat or a ticket.
 type Kind string
 
-// Conversation kinds (SPEC.md §1).
+// Conversation kinds (docs/rules.md).
 const (
 	KindLiveChat Kind = "live_chat"
 	KindTicket   Kind = "ticket"
@@ -24,7 +24,7 @@ const (
 // State is a conversation's queue state.
 type State string
 
-// Queue states (SPEC.md §1).
+// Queue states (docs/rules.md).
 const (
 	StateUnassigned State = "unassigned"
 	StateAssigned   State = "assigned"

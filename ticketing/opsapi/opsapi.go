@@ -1,4 +1,4 @@
-// Package opsapi is the HTTP API for departments (SPEC.md R3, R4, R6; issue
+// Package opsapi is the HTTP API for departments (docs/rules.md R3, R4, R6; issue
 // 3 item 1) and agent presence (R4; issue 3 item 2):
 //
 //	GET    /v1/departments             list (ops)
