@@ -30,7 +30,14 @@ type Outbound struct {
 	Text      string            `json:"text"`
 	Template  *OutboundTemplate `json:"template,omitempty"`
 	MediaURLs []string          `json:"media_urls,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
+	// ReplyTo is the provider id of the contact's message this one answers,
+	// shown quoted where the channel can (WhatsApp); others ignore it.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Interactive is a WhatsApp Cloud API "interactive" object (reply
+	// buttons or a list), as JSON; Text is its body when it has none.
+	// Channels without interactive messages send Text alone.
+	Interactive json.RawMessage `json:"interactive,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
 }
 
 // OutboundTemplate carries a rendered template's provider references.
@@ -82,6 +89,10 @@ func (o Outbound) Validate() error {
 	}
 	for i, u := range o.MediaURLs {
 		c.key(fmt.Sprintf("media_urls[%d]", i), u, MaxURLLen, true)
+	}
+	c.key("reply_to", o.ReplyTo, MaxProviderIDLen, false)
+	if len(o.Interactive) > 0 && !isJSONObject(o.Interactive) {
+		c.add("interactive", "must be a JSON object")
 	}
 	return c.result("outbound message")
 }
@@ -138,6 +149,29 @@ type Status struct {
 	ErrorCode      string    `json:"error_code,omitempty"`
 	ErrorMessage   string    `json:"error_message,omitempty"`
 	At             time.Time `json:"at"`
+	// Pricing is how the provider bills the message, when it says
+	// (WhatsApp Cloud API statuses).
+	Pricing *Pricing `json:"pricing,omitempty"`
+}
+
+// Pricing is a provider's billing information about one sent message: on
+// WhatsApp Cloud API, the conversation it opened or belongs to and how it
+// is charged. Every field is optional.
+type Pricing struct {
+	// ConversationID, ConversationOrigin (service, utility, marketing,
+	// authentication, referral_conversion …) and ConversationExpiresAt
+	// describe the billed conversation.
+	ConversationID        string     `json:"conversation_id,omitempty"`
+	ConversationOrigin    string     `json:"conversation_origin,omitempty"`
+	ConversationExpiresAt *time.Time `json:"conversation_expires_at,omitempty"`
+	// Billable is false for free messages; nil when not said.
+	Billable *bool `json:"billable,omitempty"`
+	// Model is the pricing model ("CBP" per conversation, "PMP" per message).
+	Model string `json:"model,omitempty"`
+	// Category is the billed category (marketing, utility, service …).
+	Category string `json:"category,omitempty"`
+	// Type is the per-message price type ("regular", "free_customer_service", "free_entry_point").
+	Type string `json:"type,omitempty"`
 }
 
 // ContactKey returns the Kafka key of the contact.
@@ -174,6 +208,13 @@ func (s Status) Validate() error {
 	c.text("error_message", s.ErrorMessage, MaxErrorMessageLen, false)
 	if s.At.IsZero() {
 		c.add("at", ProblemRequired)
+	}
+	if p := s.Pricing; p != nil {
+		c.key("pricing.conversation_id", p.ConversationID, MaxProviderIDLen, false)
+		c.line("pricing.conversation_origin", p.ConversationOrigin, MaxStatusFieldLen)
+		c.line("pricing.model", p.Model, MaxStatusFieldLen)
+		c.line("pricing.category", p.Category, MaxStatusFieldLen)
+		c.line("pricing.type", p.Type, MaxStatusFieldLen)
 	}
 	return c.result("status")
 }
@@ -214,4 +255,10 @@ type SendLog interface {
 	Begin(ctx context.Context, requestID string, channel Channel, at time.Time) (prev SendAttempt, claimed bool, err error)
 	// Finish records the outcome of a claimed send.
 	Finish(ctx context.Context, a SendAttempt) error
+}
+
+// isJSONObject reports whether raw is one JSON object.
+func isJSONObject(raw json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(raw, &m) == nil && m != nil
 }

@@ -95,6 +95,29 @@ type Inbound struct {
 	Reaction   string    `json:"reaction,omitempty"`  // emoji; empty removes a reaction
 	ReplyTo    string    `json:"reply_to,omitempty"`  // provider id of the quoted message
 	TargetID   string    `json:"target_id,omitempty"` // provider id a reaction, edit or revoke is about
+	// UserID is the contact's business-scoped user id on WhatsApp (a
+	// BSUID such as "US.13491208655302741918"), when the channel reports
+	// one beside the phone number in From. A contact known only by its
+	// BSUID has it as From.
+	UserID string `json:"user_id,omitempty"`
+	// Referral is the ad or post the contact came from (WhatsApp's
+	// click-to-WhatsApp ads), when the channel reports one.
+	Referral *Referral `json:"referral,omitempty"`
+}
+
+// Referral is the ad or post that led a contact to write, as the channel
+// reports it. Every field is optional.
+type Referral struct {
+	SourceType string `json:"source_type,omitempty"` // "ad" or "post"
+	SourceID   string `json:"source_id,omitempty"`   // the ad's or post's id
+	SourceURL  string `json:"source_url,omitempty"`
+	Headline   string `json:"headline,omitempty"`
+	Body       string `json:"body,omitempty"`
+	MediaType  string `json:"media_type,omitempty"` // "image" or "video"
+	MediaURL   string `json:"media_url,omitempty"`
+	// ClickID is the ad click's id (Meta's ctwa_clid), which conversion
+	// reporting sends back to the ad platform.
+	ClickID string `json:"click_id,omitempty"`
 }
 
 // EffectiveKind returns Kind, with empty meaning text.
@@ -186,6 +209,17 @@ func (in Inbound) Validate() error {
 	c.line("reaction", in.Reaction, MaxReactionLen)
 	c.key("reply_to", in.ReplyTo, MaxProviderIDLen, false)
 	c.key("target_id", in.TargetID, MaxProviderIDLen, kind == KindReaction || kind == KindEdit || kind == KindRevoke)
+	c.key("user_id", in.UserID, MaxAddressLen, false)
+	if r := in.Referral; r != nil {
+		c.line("referral.source_type", r.SourceType, MaxMediaFieldLen)
+		c.key("referral.source_id", r.SourceID, MaxProviderIDLen, false)
+		c.key("referral.source_url", r.SourceURL, MaxURLLen, false)
+		c.text("referral.headline", r.Headline, MaxLocationTextLen, false)
+		c.text("referral.body", r.Body, MaxTextLen, false)
+		c.line("referral.media_type", r.MediaType, MaxMediaFieldLen)
+		c.key("referral.media_url", r.MediaURL, MaxURLLen, false)
+		c.key("referral.click_id", r.ClickID, MaxURLLen, false)
+	}
 	return c.result("inbound message")
 }
 
