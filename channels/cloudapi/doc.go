@@ -2,7 +2,7 @@
 // official WhatsApp Business Platform, through webhooks and the Graph API
 // (rule R50). It needs no SDK: the Graph API is plain HTTPS and JSON.
 //
-// It has four parts, each usable alone; docs/cloudapi.md describes them
+// It has five parts, each usable alone; docs/cloudapi.md describes them
 // for operators:
 //
 //   - Config: the app secret, verify token and access token, the Graph API's
@@ -25,6 +25,9 @@
 //   - Client: the Graph API calls, including media download (media id →
 //     URL → bytes, streamed, for the media step that stores them) and
 //     upload.
+//   - Templates: ListTemplates, the pure ConvertTemplate to chatgate's
+//     template model, Sync against a TemplateStore (with a dry run), and
+//     ApplyTemplateStatus for message_template_status_update webhooks.
 //
 // # Idempotency
 //
