@@ -28,6 +28,10 @@ const (
 	// valid and what its principal may see: a revoked token's stream ends
 	// within httpapi.DefaultTokenCacheTTL plus this.
 	DefaultRecheck = 5 * time.Second
+	// DefaultRescope is how often a stream resolves again what its
+	// principal may see (one read of the departments per stream), so that
+	// an agent moved to another department follows its new queue.
+	DefaultRescope = 30 * time.Second
 	// DefaultRetry is the reconnection delay told to clients (SSE retry).
 	DefaultRetry = 3 * time.Second
 	// DefaultWriteTimeout bounds one write to a client; a client that
@@ -65,10 +69,11 @@ type Handler struct {
 	Hub *Hub
 	// Resolve says what a principal may see. Required.
 	Resolve Resolver
-	// Heartbeat, Recheck, Retry and WriteTimeout default to the
+	// Heartbeat, Recheck, Rescope, Retry and WriteTimeout default to the
 	// constants of the same names.
 	Heartbeat    time.Duration
 	Recheck      time.Duration
+	Rescope      time.Duration
 	Retry        time.Duration
 	WriteTimeout time.Duration
 	// Logger receives failures and, at debug level, streams opened and
@@ -190,6 +195,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	live := op.resync != "" || !op.resumed
 	recheck := time.NewTicker(orDefault(h.Recheck, DefaultRecheck))
 	defer recheck.Stop()
+	rescope := time.NewTicker(orDefault(h.Rescope, DefaultRescope))
+	defer rescope.Stop()
 	for {
 		if !live {
 			ds, nowLive, gap := h.Hub.catchUp(c)
@@ -244,6 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				_ = out.flush()
 				return
 			}
+		case <-rescope.C:
 			v, err := h.Resolve(ctx, p.Role, agent)
 			switch {
 			case err != nil:

@@ -112,7 +112,7 @@ func TestR41_RevokedTokenEndsTheStream(t *testing.T) {
 // another department), its stream says resync and follows the new queue.
 func TestR41_ScopeChangeResyncs(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, newTopicLog(1), func(_ *Config, h *Handler) { h.Recheck = 10 * time.Millisecond })
+	r := newRig(t, newTopicLog(1), func(_ *Config, h *Handler) { h.Rescope = 10 * time.Millisecond })
 	ann := r.open(t, "ann", "")
 	ann.next(t)
 	moved, err := ticketing.NewDirectory([]ticketing.Department{
