@@ -37,6 +37,11 @@ const (
 	// DefaultWriteTimeout bounds one write to a client; a client that
 	// takes longer is gone.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultFlushEvery is the shortest time between two flushes of one
+	// stream: a busy stream (a supervisor's, hundreds of events a second)
+	// sends the events of 10 ms in one write instead of one write each,
+	// which is what lets one process serve a thousand of them.
+	DefaultFlushEvery = 10 * time.Millisecond
 	// goodbyeTimeout bounds the last write to a client being cut off.
 	goodbyeTimeout = time.Second
 )
@@ -76,6 +81,11 @@ type Handler struct {
 	Rescope      time.Duration
 	Retry        time.Duration
 	WriteTimeout time.Duration
+	// FlushEvery paces a stream's flushes: an event is flushed at once if
+	// the stream was last flushed longer ago, otherwise at most FlushEvery
+	// after that flush, with whatever came meanwhile. Zero is
+	// DefaultFlushEvery; negative flushes after every event.
+	FlushEvery time.Duration
 	// Logger receives failures and, at debug level, streams opened and
 	// closed. nil discards.
 	Logger *slog.Logger
@@ -197,6 +207,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer recheck.Stop()
 	rescope := time.NewTicker(orDefault(h.Rescope, DefaultRescope))
 	defer rescope.Stop()
+	pace := h.FlushEvery
+	if pace == 0 {
+		pace = DefaultFlushEvery
+	}
+	paced := time.NewTimer(time.Hour)
+	paced.Stop()
+	defer paced.Stop()
+	lastFlush, pending := time.Now(), false
 	for {
 		if !live {
 			ds, nowLive, gap := h.Hub.catchUp(c)
@@ -243,6 +261,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sentCounts.Inc()
 		case <-heartbeat.C:
 			out.comment("ping")
+		case <-paced.C: // flush what waited
 		case <-recheck.C:
 			if h.require != nil && !h.admits(r, p) {
 				h.logger().InfoContext(ctx, "stream: token no longer admitted; closing", "role", p.Role, "agent_id", agent, "token_id", p.TokenID)
@@ -267,8 +286,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		}
-		if out.flush() != nil {
-			return
+		if since := time.Since(lastFlush); since >= pace {
+			if out.flush() != nil {
+				return
+			}
+			if pending {
+				paced.Stop()
+			}
+			lastFlush, pending = time.Now(), false
+		} else if !pending {
+			paced.Reset(pace - since)
+			pending = true
 		}
 	}
 }

@@ -141,6 +141,9 @@ type gatedWriter struct {
 	gate   sync.Mutex
 	mu     sync.Mutex
 	buf    bytes.Buffer
+	// flushes counts flushes; flushedAt is how much of buf the last one
+	// covered.
+	flushes, flushedAt int
 }
 
 func (g *gatedWriter) Header() http.Header { return g.header }
@@ -152,7 +155,13 @@ func (g *gatedWriter) Write(b []byte) (int, error) {
 	defer g.mu.Unlock()
 	return g.buf.Write(b)
 }
-func (g *gatedWriter) FlushError() error                { return nil }
+func (g *gatedWriter) FlushError() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.flushes++
+	g.flushedAt = g.buf.Len()
+	return nil
+}
 func (g *gatedWriter) SetWriteDeadline(time.Time) error { return nil }
 func (g *gatedWriter) SetReadDeadline(time.Time) error  { return nil }
 func (g *gatedWriter) String() string {
@@ -170,18 +179,9 @@ func TestR41_SlowClientIsCutWithAResyncHint(t *testing.T) {
 	h := &Handler{Hub: r.hub, Resolve: func(context.Context, httpapi.Role, string) (Viewer, error) {
 		return ticketing.Scope{All: true}, nil
 	}}
-	w := &gatedWriter{header: http.Header{}}
-	req, err := http.NewRequest(http.MethodGet, "/v1/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(httpapi.WithPrincipal(context.Background(), principals["sue"]))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.ServeHTTP(w, req.WithContext(ctx))
-	}()
+	w, done := serveGated(t, ctx, h, principals["sue"])
 	waitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
 	w.gate.Lock() // the client stops reading
 	const published = 50
@@ -201,5 +201,56 @@ func TestR41_SlowClientIsCutWithAResyncHint(t *testing.T) {
 	}
 	if n := strings.Count(out, "event: ticket\n"); n > queue+1 || n >= published {
 		t.Fatalf("%d events written to a client that read nothing, want at most the queue (%d) and the one being written", n, queue)
+	}
+}
+
+// serveGated runs h for principal p on a gatedWriter until ctx ends.
+func serveGated(t *testing.T, ctx context.Context, h *Handler, p httpapi.Principal) (*gatedWriter, chan struct{}) {
+	t.Helper()
+	w := &gatedWriter{header: http.Header{}}
+	req, err := http.NewRequestWithContext(httpapi.WithPrincipal(ctx, p), http.MethodGet, "/v1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, req)
+	}()
+	return w, done
+}
+
+// R41: a busy stream's events are written as they come but flushed at
+// most once per FlushEvery, with everything that came meanwhile; the
+// stream's last words are flushed at once.
+func TestR41_FlushesArePaced(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, newTopicLog(1))
+	h := &Handler{Hub: r.hub, FlushEvery: time.Hour, Resolve: func(context.Context, httpapi.Role, string) (Viewer, error) {
+		return ticketing.Scope{All: true}, nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, done := serveGated(t, ctx, h, principals["sue"])
+	waitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
+	w.mu.Lock()
+	before := w.flushes
+	w.mu.Unlock()
+	for i := range 3 {
+		r.publish(t, ticket(t, 0, gateway.TypeTicketMessageAdded, view(int64(i+1), "unassigned", "support", ""), nil))
+	}
+	waitFor(t, 10*time.Second, "three events written", func() bool { return strings.Count(w.String(), "event: ticket\n") == 3 })
+	w.mu.Lock()
+	flushes, flushedAt, written := w.flushes, w.flushedAt, w.buf.Len()
+	w.mu.Unlock()
+	if flushes != before || flushedAt == written {
+		t.Fatalf("%d flushes after the ready event's %d (flushed %d of %d bytes): events were not held for the pace", flushes, before, flushedAt, written)
+	}
+	r.stop() // the goodbye is flushed at once, with what waited
+	<-done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.flushedAt != w.buf.Len() || !strings.Contains(w.buf.String(), "retry: ") {
+		t.Fatalf("flushed %d of %d bytes at the end: %q", w.flushedAt, w.buf.Len(), w.buf.String())
 	}
 }
