@@ -34,8 +34,9 @@ const (
 	DefaultRescope = 30 * time.Second
 	// DefaultRetry is the reconnection delay told to clients (SSE retry).
 	DefaultRetry = 3 * time.Second
-	// DefaultWriteTimeout bounds one write to a client; a client that
-	// takes longer is gone.
+	// DefaultWriteTimeout bounds the writes to a client (a write gets
+	// between half of it and all of it); a client that takes longer is
+	// gone.
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultFlushEvery is the shortest time between two flushes of one
 	// stream: a busy stream (a supervisor's, hundreds of events a second)
@@ -265,7 +266,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-recheck.C:
 			if h.require != nil && !h.admits(r, p) {
 				h.logger().InfoContext(ctx, "stream: token no longer admitted; closing", "role", p.Role, "agent_id", agent, "token_id", p.TokenID)
-				out.deadline(goodbyeTimeout)
+				out.last(goodbyeTimeout)
 				out.event("", eventEnd, []byte(`{"reason":"unauthorized"}`))
 				_ = out.flush()
 				return
@@ -309,7 +310,7 @@ func (h *Handler) cutOff(out *sseWriter, c *client) {
 		h.goodbye(out)
 		return
 	}
-	out.deadline(goodbyeTimeout)
+	out.last(goodbyeTimeout)
 	out.resync(c.cutID, resyncSlow)
 	_ = out.flush()
 }
@@ -318,7 +319,7 @@ func (h *Handler) cutOff(out *sseWriter, c *client) {
 // so that the clients of a stopping process do not all return at once.
 func (h *Handler) goodbye(out *sseWriter) {
 	retry := orDefault(h.Retry, DefaultRetry)
-	out.deadline(goodbyeTimeout)
+	out.last(goodbyeTimeout)
 	out.retry(retry + rand.N(retry))
 	_ = out.flush()
 }

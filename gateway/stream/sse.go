@@ -14,27 +14,35 @@ type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	armed   bool   // the write deadline of this burst is set
-	head    []byte // reused for the field lines
+	until   time.Time // the write deadline set on the connection
+	head    []byte    // reused for the field lines
 	err     error
 }
 
 // endOfEvent is the blank line that ends an event.
 var endOfEvent = []byte("\n\n")
 
-// deadline sets how long the writes until the next flush may take.
+// last bounds the writes of a stream's last words by d.
+func (s *sseWriter) last(d time.Duration) {
+	s.timeout = d
+	s.deadline(d)
+}
+
+// deadline sets how long the writes from now may take.
 func (s *sseWriter) deadline(d time.Duration) {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(d)); err != nil && !errors.Is(err, http.ErrNotSupported) && s.err == nil {
+	s.until = time.Now().Add(d)
+	if err := s.rc.SetWriteDeadline(s.until); err != nil && !errors.Is(err, http.ErrNotSupported) && s.err == nil {
 		s.err = err
 	}
-	s.armed = true
 }
 
 func (s *sseWriter) write(b []byte) {
 	if s.err != nil {
 		return
 	}
-	if !s.armed {
+	// Setting a deadline costs a timer update: a write gets between half
+	// of WriteTimeout and all of it.
+	if time.Until(s.until) < s.timeout/2 {
 		s.deadline(s.timeout)
 	}
 	if _, err := s.w.Write(b); err != nil {
@@ -98,8 +106,12 @@ func (s *sseWriter) deliver(d delivery, agent string) {
 // flush sends what was written and reports the first failure.
 func (s *sseWriter) flush() error {
 	if s.err == nil {
-		s.err = s.rc.Flush()
+		if time.Until(s.until) < s.timeout/2 {
+			s.deadline(s.timeout)
+		}
+		if s.err == nil {
+			s.err = s.rc.Flush()
+		}
 	}
-	s.armed = false
 	return s.err
 }
