@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
 )
 
@@ -364,6 +365,12 @@ func (s *statusRecorder) WriteHeader(code int) {
 // carries: an agent or supervisor token's own (agent_id may only repeat
 // it), or for a desk token the agent_id named, if any.
 func agentOf(p httpapi.Principal, named string) (string, error) {
+	if named != "" {
+		if problem := gateway.CheckAgentID(named); problem != "" {
+			return "", &httpapi.Error{Status: http.StatusBadRequest, Code: CodeInvalidParameter,
+				Message: "agent_id: " + problem, Details: []httpapi.ErrorDetail{{Field: "agent_id", Message: problem}}}
+		}
+	}
 	switch p.Role {
 	case httpapi.RoleDesk:
 		return named, nil

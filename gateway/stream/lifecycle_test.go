@@ -30,6 +30,9 @@ func TestR41_StreamRouteRolesAndHeaders(t *testing.T) {
 		{"ops may not", "ops", "", http.StatusForbidden, httpapi.CodeForbidden},
 		{"an agent streams only for itself", "ann", "agent_id=bob", http.StatusForbidden, httpapi.CodeForbidden},
 		{"an agent naming itself", "ann", "agent_id=ann", http.StatusOK, ""},
+		{"an over-long agent_id", "desk", "agent_id=" + strings.Repeat("x", 129), http.StatusBadRequest, CodeInvalidParameter},
+		{"a control character in agent_id", "desk", "agent_id=a%00b", http.StatusBadRequest, CodeInvalidParameter},
+		{"a path for an agent_id", "desk", "agent_id=..%2Fann", http.StatusBadRequest, CodeInvalidParameter},
 		{"a supervisor", "sue", "", http.StatusOK, ""},
 		{"a desk for an agent", "desk", "agent_id=cid", http.StatusOK, ""},
 	} {
