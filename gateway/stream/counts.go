@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
-
-	"github.com/chatgate/chatgate/gateway"
 )
 
 // Counts is the data of a queue.counts event: what one principal's queue
@@ -50,35 +48,30 @@ type tally struct {
 	count                       int
 }
 
-// countsFor derives a principal's counts from one query's tallies. Whether
-// a group counts is asked of the principal's own Viewer, with a
-// conversation of the group's state, department and assignee: the same
-// rule as the lists, so no count needs a query of its own.
+// countsFor derives a principal's counts from one query's tallies, asking
+// its Viewer which groups are on its lists: the lists' own rule, so no
+// count needs a query of its own.
 func countsFor(v Viewer, agent string, totals []tally) Counts {
 	c := Counts{Departments: []DepartmentCount{}}
 	var agents []AgentCount
 	others := false
 	for _, t := range totals {
-		probe := gateway.ConversationView{State: t.state, Department: t.department, Assignee: t.assignee}
+		if !v.Listed(t.state, t.department, t.assignee) {
+			continue
+		}
 		switch t.state {
 		case "unassigned":
-			if v.Visible(probe) {
-				c.Unassigned += t.count
-				c.Departments = append(c.Departments, DepartmentCount{Department: t.department, Unassigned: t.count})
-			}
+			c.Unassigned += t.count
+			c.Departments = append(c.Departments, DepartmentCount{Department: t.department, Unassigned: t.count})
 		case "assigned":
 			mine := agent != "" && t.assignee == agent
 			if mine {
 				c.Mine += t.count
 			}
-			if mine || v.Visible(probe) {
-				agents = append(agents, AgentCount{AgentID: t.assignee, Assigned: t.count})
-				others = others || !mine
-			}
+			agents = append(agents, AgentCount{AgentID: t.assignee, Assigned: t.count})
+			others = others || !mine
 		case "snoozed":
-			if v.Visible(probe) {
-				c.Snoozed += t.count
-			}
+			c.Snoozed += t.count
 		}
 	}
 	if others {

@@ -139,13 +139,18 @@ func actor(agent string, role ticketing.ActorRole) map[string]any {
 	return map[string]any{"actor": ticketing.Actor{AgentID: agent, Role: role}}
 }
 
+// noJoin is the desk policy of the stream tests' departments: agents do
+// not join colleagues' conversations (R36), so what an agent sees is its
+// queue and its own; ticketing's tests cover joining.
+var noJoin = ticketing.DeskPolicy{AgentsJoin: new(bool)}
+
 // directory is departments support (ann, bob) and sales (cid); dan works
 // in none.
 func directory(t testing.TB) *ticketing.Directory {
 	t.Helper()
 	dir, err := ticketing.NewDirectory([]ticketing.Department{
-		{ID: "support", TimeZone: "UTC", Agents: []string{"ann", "bob"}, Routing: ticketing.Routing{Default: true}},
-		{ID: "sales", TimeZone: "UTC", Agents: []string{"cid"}, Routing: ticketing.Routing{Keywords: []string{"buy"}}},
+		{ID: "support", TimeZone: "UTC", Agents: []string{"ann", "bob"}, Routing: ticketing.Routing{Default: true}, DeskPolicy: noJoin},
+		{ID: "sales", TimeZone: "UTC", Agents: []string{"cid"}, Routing: ticketing.Routing{Keywords: []string{"buy"}}, DeskPolicy: noJoin},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -44,10 +44,14 @@ type Source interface {
 }
 
 // Viewer is what one principal may see; ticketing.Scope implements it with
-// the desk API's own rule.
+// the desk API's own rules.
 type Viewer interface {
 	// Visible reports whether the principal may see the conversation.
 	Visible(v gateway.ConversationView) bool
+	// Listed reports whether conversations in state ("unassigned",
+	// "assigned", "snoozed"), of department, assigned to assignee, are on
+	// the principal's desk list of that state: what its queue counts count.
+	Listed(state, department, assignee string) bool
 }
 
 // CountFunc counts every queue in one query, passing each group to add:

@@ -119,8 +119,8 @@ func TestR41_ScopeChangeResyncs(t *testing.T) {
 	ann := r.open(t, "ann", "")
 	ann.next(t)
 	moved, err := ticketing.NewDirectory([]ticketing.Department{
-		{ID: "support", TimeZone: "UTC", Agents: []string{"bob"}, Routing: ticketing.Routing{Default: true}},
-		{ID: "sales", TimeZone: "UTC", Agents: []string{"cid", "ann"}, Routing: ticketing.Routing{Keywords: []string{"buy"}}},
+		{ID: "support", TimeZone: "UTC", Agents: []string{"bob"}, Routing: ticketing.Routing{Default: true}, DeskPolicy: noJoin},
+		{ID: "sales", TimeZone: "UTC", Agents: []string{"cid", "ann"}, Routing: ticketing.Routing{Keywords: []string{"buy"}}, DeskPolicy: noJoin},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -124,7 +124,10 @@ func startStack(t *testing.T, processes int, tokenTTL time.Duration) *stack {
 		everyDay[d] = []string{"00:00-24:00"}
 	}
 	if _, err := s.svc.ApplyDepartments(context.Background(), []ticketing.Department{
-		{ID: "support", TimeZone: "UTC", Schedule: everyDay, Agents: []string{"ann", "bob"}, Routing: ticketing.Routing{Default: true}},
+		// Agents of support do not join each other's conversations (R36),
+		// so one that bob accepts leaves ann's sight.
+		{ID: "support", TimeZone: "UTC", Schedule: everyDay, Agents: []string{"ann", "bob"}, Routing: ticketing.Routing{Default: true},
+			DeskPolicy: ticketing.DeskPolicy{AgentsJoin: new(bool)}},
 		{ID: "sales", TimeZone: "UTC", Schedule: everyDay, Agents: []string{"cid"}, Routing: ticketing.Routing{Numbers: []string{"+27600000002"}}},
 	}, false); err != nil {
 		t.Fatal(err)

@@ -14,19 +14,24 @@ import (
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
 
-// visibilityWorld has departments support (ann, bob) and sales (cid), open
-// on Monday, everyone online, and nine live chats in the states the role
-// matrix needs, by name:
+const nightNumber = "+27600000003"
+
+// visibilityWorld has departments support (ann, bob) and sales (cid),
+// open on Monday, everyone online, support with the default desk policy
+// (its agents join its conversations, R36) and sales without joining;
+// night (dan), never open. Its conversations, by name:
 //
-//	ann      assigned to ann (support)
-//	returned returned to support's queue by bob, who took part
-//	queued   unassigned in support
-//	moved    accepted by cid (sales), transferred to bob
-//	sales    unassigned in sales
-//	closed   closed by ann
-//	bobs     assigned to bob, snoozed
-//	deleted  deleted from sales' queue by a supervisor
-//	hidden   unassigned in support, snoozed by ann
+//	ann        assigned to ann (support)
+//	returned   returned to support's queue by bob, who took part
+//	queued     unassigned in support
+//	moved      accepted by cid (sales), transferred to bob
+//	sales      unassigned in sales
+//	closed     closed by ann
+//	bobs       assigned to bob, snoozed (support)
+//	deleted    deleted from sales' queue by a supervisor
+//	hidden     unassigned in support, snoozed by ann
+//	awaiting   night's: waits for the contact's answer to the prompt (R35)
+//	reprompted night's open ticket, its contact prompted again (R13)
 func visibilityWorld(t *testing.T) (*ticketing.Service, *pgstore.Store, map[string]int64) {
 	t.Helper()
 	pool := pgtest.Pool(t)
@@ -35,9 +40,11 @@ func visibilityWorld(t *testing.T) (*ticketing.Service, *pgstore.Store, map[stri
 	ctx := context.Background()
 	support := supportDepartment()
 	support.Agents = []string{"ann", "bob"}
-	sales := ticketing.Department{ID: "sales", TimeZone: "UTC", Agents: []string{"cid"},
-		Schedule: support.Schedule, Routing: ticketing.Routing{Numbers: []string{salesNumber}}}
-	if _, err := svc.ApplyDepartments(ctx, []ticketing.Department{support, sales}, false); err != nil {
+	noJoin := false
+	sales := ticketing.Department{ID: "sales", TimeZone: "UTC", Agents: []string{"cid"}, Schedule: support.Schedule,
+		Routing: ticketing.Routing{Numbers: []string{salesNumber}}, DeskPolicy: ticketing.DeskPolicy{AgentsJoin: &noJoin}}
+	night := ticketing.Department{ID: "night", TimeZone: "UTC", Agents: []string{"dan"}, Routing: ticketing.Routing{Numbers: []string{nightNumber}}}
+	if _, err := svc.ApplyDepartments(ctx, []ticketing.Department{support, sales, night}, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range []string{"ann", "bob", "cid"} {
@@ -45,25 +52,35 @@ func visibilityWorld(t *testing.T) (*ticketing.Service, *pgstore.Store, map[stri
 			t.Fatal(err)
 		}
 	}
-	names := []string{"ann", "returned", "queued", "moved", "sales", "closed", "bobs", "deleted", "hidden"}
 	convs := map[string]int64{}
-	for i, name := range names {
-		c.set(monday.Add(time.Duration(i) * time.Second))
-		to := businessNumber
-		if name == "moved" || name == "sales" || name == "deleted" {
-			to = salesNumber
-		}
-		in := gateway.Inbound{Channel: gateway.ChannelAPI, ProviderID: "v-" + name, From: fmt.Sprintf("+2782100000%d", i), To: to, Text: "hello", ReceivedAt: c.now()}
+	msgs := 0
+	write := func(name, to, text string) {
+		t.Helper()
+		msgs++
+		c.set(monday.Add(time.Duration(msgs) * time.Second))
+		from := fmt.Sprintf("+2782100%04d", len(name)*100+int(name[0]))
+		in := gateway.Inbound{Channel: gateway.ChannelAPI, ProviderID: fmt.Sprintf("v-%d", msgs), From: from, To: to, Text: text, ReceivedAt: c.now()}
 		rec, err := in.Record("test", "chatgate.inbound")
 		if err != nil {
 			t.Fatal(err)
 		}
 		handle(t, svc, rec)
-		page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: ticketing.Scope{All: true}, Limit: 1})
+		page, err := svc.Search(ctx, ticketing.SearchParams{Query: from, Scope: ticketing.Scope{All: true}, Limit: 1})
 		if err != nil || len(page.Conversations) != 1 {
-			t.Fatalf("queue after %s: %+v (%v)", name, page, err)
+			t.Fatalf("%s's conversation: %+v (%v)", name, page, err)
 		}
 		convs[name] = page.Conversations[0].ID
+	}
+	for _, name := range []string{"ann", "returned", "queued", "moved", "sales", "closed", "bobs", "deleted", "hidden"} {
+		to := businessNumber
+		if name == "moved" || name == "sales" || name == "deleted" {
+			to = salesNumber
+		}
+		write(name, to, "hello")
+	}
+	write("awaiting", nightNumber, "hello?")
+	for _, text := range []string{"is anyone there?", "YES", "my parcel is late", "//end", "still waiting"} {
+		write("reprompted", nightNumber, text)
 	}
 	n := 0
 	do := func(typ, conv, agent string, role ticketing.ActorRole, args *ticketing.DeskArgs) {
@@ -89,9 +106,9 @@ func visibilityWorld(t *testing.T) (*ticketing.Service, *pgstore.Store, map[stri
 	return svc, pgstore.New(pool), convs
 }
 
-// R17, R19, R22, R25, R26, R41: ticketing.Scope.Visible, which the live
-// stream applies to ticket events, agrees with what the desk API answers
-// for the same principal and conversation: GET /v1/tickets/{id}
+// R17, R19, R22, R25, R26, R35, R36, R41: ticketing.Scope.Visible, which
+// the live stream applies to ticket events, agrees with what the desk API
+// answers for the same principal and conversation: GET /v1/tickets/{id}
 // (Service.Conversation), the search by #ID (the SQL mirror of the rule),
 // and the unassigned and snoozed queues. Each row is also written out by
 // hand, so a rule that changed on both sides at once still fails here.
@@ -104,18 +121,21 @@ func TestR41_VisibleAgreesWithTheDeskAPI(t *testing.T) {
 		agent string
 	}
 	principals := []who{{ticketing.ActorSupervisor, "sue"}, {ticketing.ActorDesk, ""},
-		{ticketing.ActorAgent, "ann"}, {ticketing.ActorAgent, "bob"}, {ticketing.ActorAgent, "cid"}, {ticketing.ActorAgent, "dan"}}
+		{ticketing.ActorAgent, "ann"}, {ticketing.ActorAgent, "bob"}, {ticketing.ActorAgent, "cid"}, {ticketing.ActorAgent, "dan"},
+		{ticketing.ActorAgent, "eve"}}
 	everyone := []string{"sue", "desk"}
 	sees := map[string][]string{
-		"ann":      {"ann"},
-		"returned": {"ann", "bob"},
-		"queued":   {"ann", "bob"},
-		"moved":    {"bob", "cid"},
-		"sales":    {"cid"},
-		"closed":   {"ann"},
-		"bobs":     {"bob"},
-		"deleted":  {},
-		"hidden":   {"ann", "bob"},
+		"ann":        {"ann", "bob"}, // bob joins support's conversations
+		"returned":   {"ann", "bob"},
+		"queued":     {"ann", "bob"},
+		"moved":      {"bob", "cid"},
+		"sales":      {"cid"},
+		"closed":     {"ann"},
+		"bobs":       {"bob", "ann"},
+		"deleted":    {},
+		"hidden":     {"ann", "bob"},
+		"awaiting":   {},
+		"reprompted": {"dan"},
 	}
 	all := scope(t, svc, ticketing.ActorSupervisor, "sue")
 	for name, id := range convs {
@@ -146,11 +166,16 @@ func TestR41_VisibleAgreesWithTheDeskAPI(t *testing.T) {
 				if got := slices.Contains(ids(page), id); got != want {
 					t.Errorf("%s: search #%d found it: %v, want %v", label, id, got, want)
 				}
+				// The queues list what an agent sees without joining, and
+				// nothing awaiting consent: a supervisor reads that one, but
+				// it is in no queue (R35).
 				var queue ticketing.View
-				switch view.State {
-				case string(ticketing.StateUnassigned):
+				switch {
+				case view.Assignee != "" || name == "awaiting":
+					continue
+				case view.State == string(ticketing.StateUnassigned):
 					queue = ticketing.ViewUnassigned
-				case string(ticketing.StateSnoozed):
+				case view.State == string(ticketing.StateSnoozed):
 					queue = ticketing.ViewSnoozed
 				default:
 					continue
