@@ -137,25 +137,47 @@ func TestR41_ScopeChangeResyncs(t *testing.T) {
 	}
 }
 
-// gatedWriter is a ResponseWriter whose writes block while its gate is
-// held, as a client that stopped reading makes them.
+// gatedWriter is a ResponseWriter whose writes block while it is held,
+// as a client that stopped reading makes them.
 type gatedWriter struct {
 	header http.Header
-	gate   sync.Mutex
 	mu     sync.Mutex
+	open   *sync.Cond // signalled when held turns false
+	held   bool
 	buf    bytes.Buffer
 	// flushes counts flushes; flushedAt is how much of buf the last one
 	// covered.
 	flushes, flushedAt int
 }
 
+func newGatedWriter() *gatedWriter {
+	g := &gatedWriter{header: http.Header{}}
+	g.open = sync.NewCond(&g.mu)
+	return g
+}
+
+// hold makes writes block until release.
+func (g *gatedWriter) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = true
+}
+
+func (g *gatedWriter) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = false
+	g.open.Broadcast()
+}
+
 func (g *gatedWriter) Header() http.Header { return g.header }
 func (g *gatedWriter) WriteHeader(int)     {}
 func (g *gatedWriter) Write(b []byte) (int, error) {
-	g.gate.Lock()
-	g.gate.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for g.held {
+		g.open.Wait()
+	}
 	return g.buf.Write(b)
 }
 func (g *gatedWriter) FlushError() error {
@@ -186,13 +208,13 @@ func TestR41_SlowClientIsCutWithAResyncHint(t *testing.T) {
 	defer cancel()
 	w, done := serveGated(t, ctx, h, principals["sue"])
 	waitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
-	w.gate.Lock() // the client stops reading
+	w.hold() // the client stops reading
 	const published = 50
 	for i := range published {
 		r.publish(t, ticket(t, 0, gateway.TypeTicketMessageAdded, view(int64(i+1), "unassigned", "support", ""), nil))
 	}
 	waitFor(t, 10*time.Second, "the hub to drop the client", func() bool { return r.liveClients() == 0 })
-	w.gate.Unlock()
+	w.release()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -210,7 +232,7 @@ func TestR41_SlowClientIsCutWithAResyncHint(t *testing.T) {
 // serveGated runs h for principal p on a gatedWriter until ctx ends.
 func serveGated(t *testing.T, ctx context.Context, h *Handler, p httpapi.Principal) (*gatedWriter, chan struct{}) {
 	t.Helper()
-	w := &gatedWriter{header: http.Header{}}
+	w := newGatedWriter()
 	req, err := http.NewRequestWithContext(httpapi.WithPrincipal(ctx, p), http.MethodGet, "/v1/stream", nil)
 	if err != nil {
 		t.Fatal(err)
