@@ -24,6 +24,7 @@ import (
 	"github.com/chatgate/chatgate/gateway/outbox"
 	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/gateway/stream"
 	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/templates/opsapi"
 	tplstore "github.com/chatgate/chatgate/templates/pgstore"
@@ -95,6 +96,7 @@ type app struct {
 	producer *kafka.Producer // request path: small batches, low latency
 	bulk     *kafka.Producer // outbox relay: large batches
 	server   *httpapi.Server // the public HTTP server, with the ingress role
+	hub      *stream.Hub     // the live stream's fan-out of the tickets topic, with the ingress role
 	admin    *httpapi.Server // health, readiness and metrics on CHATGATE_ADMIN_ADDR, or nil
 
 	closeOnce sync.Once
@@ -230,6 +232,22 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 		Service: a.service, Plan: deptapi.NewPlanService(a.service.Directory, a.now),
 		PresenceTTL: a.cfg.Rules.WithDefaults().PresenceTTL, Logger: a.log,
 	}).Mount(srv.Handle, auth.Require)
+	// The live stream (R41, docs/stream.md): every ingress process follows
+	// the tickets topic itself and serves its own clients.
+	hub, err := stream.NewHub(stream.Config{
+		Source:  kafka.NewFollower(a.brokers, a.topics.Name(gateway.TopicTickets), a.log),
+		Count:   pgstore.New(a.pool).QueueTotals,
+		History: a.cfg.StreamHistory,
+		Logger:  a.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live stream: %w", err)
+	}
+	a.hub = hub
+	(&stream.Handler{Hub: hub, Logger: a.log,
+		Resolve: func(ctx context.Context, role httpapi.Role, agent string) (stream.Viewer, error) {
+			return a.service.ScopeFor(ctx, ticketing.ActorRole(role), agent)
+		}}).Mount(srv.Handle, auth.Require)
 	return srv, nil
 }
 
@@ -242,6 +260,7 @@ func (a *app) run(ctx context.Context) error {
 	for _, role := range a.roles {
 		switch role {
 		case roleIngress:
+			g.Go(func() error { return a.hub.Run(ctx) })
 			g.Go(func() error { return a.server.ListenAndServe(ctx) })
 		case roleWorker, roleScheduler:
 			svc := a.service

@@ -73,6 +73,9 @@ type config struct {
 	// TemplateLanguage (CHATGATE_TEMPLATE_DEFAULT_LANGUAGE): the last
 	// language tried when templates are offered for a conversation.
 	TemplateLanguage string
+	// StreamHistory (CHATGATE_STREAM_HISTORY): how long the live stream
+	// keeps events for desks that reconnect (R41); zero: 10 minutes.
+	StreamHistory time.Duration
 	// ClockOffset (CHATGATE_CLOCK_OFFSET) moves chatgate's clock: for trying
 	// time-dependent rules by hand (the 24-hour window, timers) without
 	// waiting. Never set it in production.
@@ -165,6 +168,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	dur("CHATGATE_ARCHIVE_AFTER", &c.Rules.ArchiveAfter)
 	dur("CHATGATE_PRESENCE_TTL", &c.Rules.PresenceTTL)
 	dur("CHATGATE_TIMER_INTERVAL", &c.TimerInterval)
+	dur("CHATGATE_STREAM_HISTORY", &c.StreamHistory)
 	if v := strings.TrimSpace(getenv("CHATGATE_WINDOW_CLOSING_LEAD")); v == "off" {
 		c.WindowClosingLead = -1
 	} else {

@@ -11,6 +11,7 @@ import (
 	apichannel "github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/stream"
 	tplapi "github.com/chatgate/chatgate/templates/opsapi"
 	"github.com/chatgate/chatgate/ticketing/deskapi"
 	deptapi "github.com/chatgate/chatgate/ticketing/opsapi"
@@ -33,7 +34,7 @@ func TestEveryRouteIsInTheOpenAPIDocument(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	patterns := []string{apichannel.Pattern, twilio.MessagesPattern, twilio.StatusPattern}
+	patterns := []string{apichannel.Pattern, twilio.MessagesPattern, twilio.StatusPattern, stream.Pattern}
 	for _, rt := range (&tplapi.Handlers{}).Routes() {
 		patterns = append(patterns, rt.Pattern)
 	}
