@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 
-.PHONY: run test check bench build deps image dist
+.PHONY: run test check bench build deps image dist deploy-check
 
 ## run: start chatgate on its embedded defaults (embedded Kafka-protocol broker, managed PostgreSQL)
 # Built, then exec'd rather than `go run`: go run exits 1 whenever it gets a
@@ -78,3 +78,12 @@ dist:
 	done
 	cd dist && sha256sum chatgate* > SHA256SUMS && cat SHA256SUMS
 
+## deploy-check: the offline checks of deploy/: helm lint and helm template of the chart
+## (default and full values), every manifest decoded strictly into the Kubernetes API types
+## and held to the deployment rules, the compose file loaded with the compose-spec loader
+## (deploy/check, a Go module of its own; helm is built by scripts/ensure-helm.sh).
+## UPDATE=1 rewrites deploy/kubernetes/chatgate.yaml from the chart.
+deploy-check:
+	@helm="$$(scripts/ensure-helm.sh)" && cd deploy/check && \
+	  CGO_ENABLED=0 $(GO) vet ./... && \
+	  HELM="$$helm" CGO_ENABLED=0 $(GO) test -count=1 ./... $(if $(UPDATE),-run TestPlainManifestsAreTheChartRendered -args -update)
