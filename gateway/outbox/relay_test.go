@@ -2,9 +2,7 @@ package outbox_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,63 +12,34 @@ import (
 	"github.com/chatgate/chatgate/gateway/outbox"
 	"github.com/chatgate/chatgate/gateway/postgres"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// recorder is a Publisher that keeps what it was given.
-type recorder struct {
-	mu       sync.Mutex
-	msgs     []gateway.Message
-	failNext int
-}
-
-func (r *recorder) Publish(_ context.Context, msgs ...gateway.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failNext > 0 {
-		r.failNext--
-		return errors.New("broker down")
-	}
-	r.msgs = append(r.msgs, msgs...)
-	return nil
-}
-
-func (r *recorder) got() []gateway.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]gateway.Message(nil), r.msgs...)
-}
-
 func insert(t *testing.T, pool *pgxpool.Pool, key string, values ...string) {
 	t.Helper()
-	tx, err := pool.Begin(context.Background())
+	ctx := t.Context()
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range values {
-		if _, err := tx.Exec(context.Background(), `INSERT INTO outbox (topic, key, value) VALUES ('tickets', $1, $2)`, []byte(key), []byte(v)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (topic, key, value) VALUES ('tickets', $1, $2)`, []byte(key), []byte(v)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tx.Exec(context.Background(), `SELECT pg_notify($1, '')`, postgres.OutboxNotifyChannel); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, postgres.OutboxNotifyChannel); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit(context.Background()); err != nil {
+	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// within bounds every wait of these tests: far longer than a healthy run
+// needs on a loaded machine, short enough that a broken one fails soon.
+const within = 20 * time.Second
 
 func startRelay(t *testing.T, pool *pgxpool.Pool, pub gateway.Publisher, poll time.Duration) context.CancelFunc {
 	t.Helper()
@@ -78,7 +47,7 @@ func startRelay(t *testing.T, pool *pgxpool.Pool, pub gateway.Publisher, poll ti
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
 	stop := func() { cancel(); <-done }
@@ -89,15 +58,15 @@ func startRelay(t *testing.T, pool *pgxpool.Pool, pub gateway.Publisher, poll ti
 func TestRelayPublishesInOrderAndMarksRows(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Pool(t)
-	pub := &recorder{}
+	pub := &testkit.Publisher{}
 	// The poll interval is far longer than the test: only NOTIFY can wake the relay in time.
 	startRelay(t, pool, pub, time.Hour)
 	insert(t, pool, "conv-1", "a", "b", "c", "d")
 	insert(t, pool, "conv-2", "x")
 	insert(t, pool, "conv-1", "e")
-	waitFor(t, "six records", func() bool { return len(pub.got()) == 6 })
+	testkit.WaitFor(t, within, "six records", func() bool { return len(pub.Messages()) == 6 })
 	var order []string
-	for _, m := range pub.got() {
+	for _, m := range pub.Messages() {
 		if m.Topic != "p.tickets" {
 			t.Fatalf("topic %q, want the prefixed name", m.Topic)
 		}
@@ -106,22 +75,46 @@ func TestRelayPublishesInOrderAndMarksRows(t *testing.T) {
 	if fmt.Sprint(order) != "[conv-1/a conv-1/b conv-1/c conv-1/d conv-2/x conv-1/e]" {
 		t.Fatalf("published %v", order)
 	}
-	waitFor(t, "rows marked published", func() bool { return unpublished(pool) == 0 })
+	testkit.WaitFor(t, within, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
 }
 
+// The broker refuses the first two publishes: the rows stay unpublished,
+// and the relay publishes them, in order, once the broker takes them.
 func TestRelayRetriesWhenKafkaFails(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Pool(t)
-	pub := &recorder{failNext: 2}
+	pub := &testkit.Publisher{}
+	pub.FailNext(2)
 	startRelay(t, pool, pub, 50*time.Millisecond)
 	insert(t, pool, "k", "1", "2")
-	waitFor(t, "records after the broker came back", func() bool { return len(pub.got()) == 2 })
-	waitFor(t, "rows marked published", func() bool { return unpublished(pool) == 0 })
+	testkit.WaitFor(t, within, "records after the broker came back", func() bool { return len(pub.Messages()) == 2 })
+	// Without this the test would pass just as well had the relay never
+	// met a failure: the injected ones must have been returned to it.
+	if n := pub.Failures(); n != 2 {
+		t.Fatalf("%d publishes failed, want the 2 injected failures", n)
+	}
+	if n := pub.Calls(); n < 3 {
+		t.Fatalf("%d publish calls, want the 2 failed ones and at least one after them", n)
+	}
+	var order []string
+	for _, m := range pub.Messages() {
+		order = append(order, string(m.Value))
+	}
+	if fmt.Sprint(order) != "[1 2]" {
+		t.Fatalf("published %v after the failures, want [1 2]", order)
+	}
+	testkit.WaitFor(t, within, "rows marked published", func() bool { return unpublished(t, pool) == 0 })
 }
 
-func unpublished(pool *pgxpool.Pool) int {
+// unpublished counts the outbox rows not yet published. A failed query
+// fails the test: returning 0 would let "nothing left unpublished" hold
+// without anything having been published.
+func unpublished(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
 	var n int
-	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n)
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+		t.Fatalf("count unpublished outbox rows: %v", err)
+	}
 	return n
 }
 
@@ -130,20 +123,20 @@ func unpublished(pool *pgxpool.Pool) int {
 func TestStandbyRelayTakesOver(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.Pool(t)
-	first, second := &recorder{}, &recorder{}
+	first, second := &testkit.Publisher{}, &testkit.Publisher{}
 	stopFirst := startRelay(t, pool, first, 50*time.Millisecond)
 	insert(t, pool, "k", "1")
-	waitFor(t, "first relay active", func() bool { return len(first.got()) == 1 })
+	testkit.WaitFor(t, within, "first relay active", func() bool { return len(first.Messages()) == 1 })
 	startRelay(t, pool, second, 50*time.Millisecond)
 	insert(t, pool, "k", "2")
-	waitFor(t, "first relay publishes", func() bool { return len(first.got()) == 2 })
-	if len(second.got()) != 0 {
+	testkit.WaitFor(t, within, "first relay publishes", func() bool { return len(first.Messages()) == 2 })
+	if len(second.Messages()) != 0 {
 		t.Fatal("standby relay published while the leader was active")
 	}
 	stopFirst()
 	insert(t, pool, "k", "3")
-	waitFor(t, "standby took over", func() bool { return len(second.got()) == 1 })
-	if v := string(second.got()[0].Value); v != "3" {
+	testkit.WaitFor(t, within, "standby took over", func() bool { return len(second.Messages()) == 1 })
+	if v := string(second.Messages()[0].Value); v != "3" {
 		t.Fatalf("standby published %q, want 3", v)
 	}
 }
