@@ -1,52 +1,22 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
-
-// fakePublisher records every message it is given and answers with
-// PublishFunc, or nil when that is unset.
-type fakePublisher struct {
-	PublishFunc func(ctx context.Context, msgs ...gateway.Message) error
-
-	mu    sync.Mutex
-	calls int
-	msgs  []gateway.Message
-}
-
-func (p *fakePublisher) Publish(ctx context.Context, msgs ...gateway.Message) error {
-	p.mu.Lock()
-	p.calls++
-	p.msgs = append(p.msgs, msgs...)
-	p.mu.Unlock()
-	if p.PublishFunc != nil {
-		return p.PublishFunc(ctx, msgs...)
-	}
-	return nil
-}
-
-func (p *fakePublisher) published() (int, []gateway.Message) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.calls, append([]gateway.Message(nil), p.msgs...)
-}
 
 var (
 	topics = gateway.Topics{Prefix: "test."}
@@ -141,7 +111,7 @@ func TestAccepted(t *testing.T) {
 			t.Parallel()
 			type ctxKey struct{}
 			var publishCtx context.Context
-			pub := &fakePublisher{PublishFunc: func(ctx context.Context, _ ...gateway.Message) error {
+			pub := &testkit.Publisher{PublishFunc: func(ctx context.Context, _ ...gateway.Message) error {
 				publishCtx = ctx
 				return nil
 			}}
@@ -166,7 +136,7 @@ func TestAccepted(t *testing.T) {
 				t.Error("Publish did not get the request's context")
 			}
 
-			calls, msgs := pub.published()
+			calls, msgs := pub.Calls(), pub.Messages()
 			if calls != 1 || len(msgs) != 1 {
 				t.Fatalf("Publish called %d times with %d messages, want exactly one record", calls, len(msgs))
 			}
@@ -274,7 +244,7 @@ func TestRefusedRequestsPublishNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			h := newHandler(pub)
 			h.MaxBodyBytes = tt.maxBytes
 			resp := post(t, h, tt.contentType, tt.body)
@@ -291,7 +261,7 @@ func TestRefusedRequestsPublishNothing(t *testing.T) {
 			if fmt.Sprint(e.Error.Details) != fmt.Sprint(tt.wantDetails) {
 				t.Errorf("details = %+v\nwant      %+v", e.Error.Details, tt.wantDetails)
 			}
-			if calls, msgs := pub.published(); calls != 0 || len(msgs) != 0 {
+			if calls, msgs := pub.Calls(), pub.Messages(); calls != 0 || len(msgs) != 0 {
 				t.Errorf("a refused request published %d records in %d calls", len(msgs), calls)
 			}
 		})
@@ -311,7 +281,7 @@ func TestPublishFailureIsUnavailable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{PublishFunc: func(context.Context, ...gateway.Message) error { return tt.err }}
+			pub := &testkit.Publisher{PublishFunc: func(context.Context, ...gateway.Message) error { return tt.err }}
 			resp := post(t, newHandler(pub), "application/json", `{"id":"m-1","from":"c","text":"hi"}`)
 			if resp.StatusCode != http.StatusServiceUnavailable {
 				t.Fatalf("status = %d, want 503", resp.StatusCode)
@@ -326,7 +296,7 @@ func TestPublishFailureIsUnavailable(t *testing.T) {
 			if strings.Contains(e.Error.Message, "10.0.0.7") || strings.Contains(e.Error.Message, "replicas") {
 				t.Errorf("message %q leaks the publisher's error", e.Error.Message)
 			}
-			if calls, _ := pub.published(); calls != 1 {
+			if calls := pub.Calls(); calls != 1 {
 				t.Errorf("Publish called %d times, want 1 (the sender retries, not the handler)", calls)
 			}
 		})
@@ -337,7 +307,7 @@ func TestSameIDTwiceGivesTwoRecordsWithOneEventID(t *testing.T) {
 	t.Parallel()
 	// R1 dedupe happens in the worker, on the CloudEvents id: the handler
 	// publishes every attempt, and both carry the same id.
-	pub := &fakePublisher{}
+	pub := &testkit.Publisher{}
 	h := newHandler(pub)
 	body := `{"id":"dup-1","from":"c","text":"hi"}`
 	for i := range 2 {
@@ -345,7 +315,7 @@ func TestSameIDTwiceGivesTwoRecordsWithOneEventID(t *testing.T) {
 			t.Fatalf("attempt %d: status %d", i+1, resp.StatusCode)
 		}
 	}
-	_, msgs := pub.published()
+	msgs := pub.Messages()
 	if len(msgs) != 2 {
 		t.Fatalf("%d records, want 2", len(msgs))
 	}
@@ -364,7 +334,7 @@ func TestSameIDTwiceGivesTwoRecordsWithOneEventID(t *testing.T) {
 
 func TestMountedBehindAuthentication(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &testkit.Publisher{}
 	auth := httpapi.NewAuthenticator(map[string]httpapi.Role{
 		"api-token":  httpapi.RoleAPIChannel,
 		"desk-token": httpapi.RoleDesk,
@@ -398,25 +368,23 @@ func TestMountedBehindAuthentication(t *testing.T) {
 			}
 		})
 	}
-	if _, msgs := pub.published(); len(msgs) != 1 {
+	if msgs := pub.Messages(); len(msgs) != 1 {
 		t.Errorf("%d records published, want 1 (only the authorised request)", len(msgs))
 	}
 }
 
 func TestLogsCarryNoAddressOrText(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := testkit.NewLogs()
 	fail := true
-	pub := &fakePublisher{PublishFunc: func(context.Context, ...gateway.Message) error {
+	pub := &testkit.Publisher{PublishFunc: func(context.Context, ...gateway.Message) error {
 		if fail {
 			return errors.New("broker down")
 		}
 		return nil
 	}}
 	h := newHandler(pub)
-	h.Logger = logger
+	h.Logger = logs.Logger()
 	body := `{"id":"m-9","from":"+27821234567","text":"my secret word is zebraquartz","contact_name":"Adalovelacy"}`
 	if resp := post(t, h, "application/json", body); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503", resp.StatusCode)
@@ -425,9 +393,7 @@ func TestLogsCarryNoAddressOrText(t *testing.T) {
 	if resp := post(t, h, "application/json", body); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status = %d, want 202", resp.StatusCode)
 	}
-	mu.Lock()
-	logged := buf.String()
-	mu.Unlock()
+	logged := logs.String()
 	if !strings.Contains(logged, "m-9") {
 		t.Errorf("logs lack the message id: %s", logged)
 	}
@@ -436,17 +402,6 @@ func TestLogsCarryNoAddressOrText(t *testing.T) {
 			t.Errorf("logs contain %q: %s", secret, logged)
 		}
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestNilPublisherIsInternalError(t *testing.T) {
@@ -472,7 +427,7 @@ func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
 		{`{"id":"m","from":"c","text":"bell \u0007"}`, "text"},
 		{`{"id":"m","from":"c","text":"hi","contact_name":"Ada\nLovelace"}`, "contact_name"},
 	} {
-		pub := &fakePublisher{}
+		pub := &testkit.Publisher{}
 		resp := post(t, newHandler(pub), "application/json", tt.body)
 		if resp.StatusCode != http.StatusUnprocessableEntity {
 			t.Fatalf("%s: status %d, want 422", tt.body, resp.StatusCode)
@@ -480,7 +435,7 @@ func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
 		if e := decodeError(t, resp); e.Error.Code != "invalid_message" || len(e.Error.Details) != 1 || e.Error.Details[0].Field != tt.field {
 			t.Errorf("%s: error %+v, want invalid_message naming %s", tt.body, e.Error, tt.field)
 		}
-		if calls, _ := pub.published(); calls != 0 {
+		if calls := pub.Calls(); calls != 0 {
 			t.Errorf("%s: published although refused", tt.body)
 		}
 	}
@@ -492,19 +447,19 @@ func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
 func TestR34_LanguageIsRecordedCanonical(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"pt-br": "pt_BR", "EN": "en", " zh-hant-tw ": "zh_Hant_TW", "es_419": "es_419"} {
-		pub := &fakePublisher{}
+		pub := &testkit.Publisher{}
 		body := fmt.Sprintf(`{"id":"m","from":"c","text":"hi","language":%q}`, in)
 		if resp := post(t, newHandler(pub), "application/json", body); resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("language %q: status %d, want 202", in, resp.StatusCode)
 		}
-		_, msgs := pub.published()
+		msgs := pub.Messages()
 		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
 		if err != nil || rec.Language != want {
 			t.Errorf("language %q recorded as %q (%v), want %q", in, rec.Language, err, want)
 		}
 	}
 	for _, bad := range []string{"english", "pt-BR-x-private", "p", "pt\u0000"} {
-		pub := &fakePublisher{}
+		pub := &testkit.Publisher{}
 		body := `{"id":"m","from":"c","text":"hi","language":` + hostileLiteral(bad) + `}`
 		resp := post(t, newHandler(pub), "application/json", body)
 		if resp.StatusCode != http.StatusUnprocessableEntity {
@@ -535,7 +490,7 @@ func TestR24_EndChatEventBecomesAnEndChatRecord(t *testing.T) {
 		{`{"id":"e6","from":"c","type":"END_CHAT"}`, http.StatusUnprocessableEntity, "", "type"},
 	}
 	for _, tt := range tests {
-		pub := &fakePublisher{}
+		pub := &testkit.Publisher{}
 		resp := post(t, newHandler(pub), "application/json", tt.body)
 		if resp.StatusCode != tt.status {
 			t.Fatalf("%s: status %d, want %d", tt.body, resp.StatusCode, tt.status)
@@ -546,7 +501,7 @@ func TestR24_EndChatEventBecomesAnEndChatRecord(t *testing.T) {
 			}
 			continue
 		}
-		_, msgs := pub.published()
+		msgs := pub.Messages()
 		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
 		if err != nil || rec.Kind != tt.kind {
 			t.Errorf("%s: kind %q (%v), want %q", tt.body, rec.Kind, err, tt.kind)

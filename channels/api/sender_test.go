@@ -16,6 +16,7 @@ import (
 	"github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
+	"github.com/chatgate/chatgate/gateway/sender/sendertest"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef"
@@ -435,44 +436,13 @@ func (l *fakeSendLog) finishes() []gateway.SendAttempt {
 	return append([]gateway.SendAttempt(nil), l.finished...)
 }
 
-// statusPublisher is a gateway.Publisher that keeps the statuses it is
-// given; PublishFunc, when set, answers.
-type statusPublisher struct {
-	PublishFunc func(ctx context.Context, msgs ...gateway.Message) error
-
-	mu       sync.Mutex
-	statuses []gateway.Status
-}
-
-func (p *statusPublisher) Publish(ctx context.Context, msgs ...gateway.Message) error {
-	for _, m := range msgs {
-		_, st, err := gateway.DecodeRecord[gateway.Status](m.Value)
-		if err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.statuses = append(p.statuses, st)
-		p.mu.Unlock()
-	}
-	if p.PublishFunc != nil {
-		return p.PublishFunc(ctx, msgs...)
-	}
-	return nil
-}
-
-func (p *statusPublisher) published() []gateway.Status {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]gateway.Status(nil), p.statuses...)
-}
-
 var senderTopics = gateway.Topics{Prefix: "test."}
 
 // runThroughRunner hands out to a real sender.Runner driving an api.Sender
 // that calls url, and returns the one status published.
 func runThroughRunner(t *testing.T, url string, log *fakeSendLog, out gateway.Outbound) gateway.Status {
 	t.Helper()
-	pub := &statusPublisher{}
+	pub := &sendertest.StatusSink{}
 	r, err := sender.New(sender.Config{
 		Provider:       newSender(t, url),
 		Log:            log,
@@ -492,7 +462,7 @@ func runThroughRunner(t *testing.T, url string, log *fakeSendLog, out gateway.Ou
 	if err := r.HandleBatch(context.Background(), []gateway.Message{msg}); err != nil {
 		t.Fatalf("HandleBatch: %v", err)
 	}
-	statuses := pub.published()
+	statuses := pub.Statuses()
 	if len(statuses) != 1 {
 		t.Fatalf("published %d statuses, want 1: %+v", len(statuses), statuses)
 	}

@@ -1,7 +1,6 @@
 package twilio_test
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -32,31 +31,6 @@ var (
 	// now is in a non-UTC zone, so the tests see timestamps converted.
 	now = time.Date(2026, 11, 22, 10, 30, 0, 0, time.FixedZone("SAST", 2*60*60))
 )
-
-// fakePublisher records every message it is given and answers with
-// PublishFunc, or nil when that is unset.
-type fakePublisher struct {
-	PublishFunc func(ctx context.Context, msgs ...gateway.Message) error
-
-	mu   sync.Mutex
-	msgs []gateway.Message
-}
-
-func (p *fakePublisher) Publish(ctx context.Context, msgs ...gateway.Message) error {
-	p.mu.Lock()
-	p.msgs = append(p.msgs, msgs...)
-	p.mu.Unlock()
-	if p.PublishFunc != nil {
-		return p.PublishFunc(ctx, msgs...)
-	}
-	return nil
-}
-
-func (p *fakePublisher) published() []gateway.Message {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.msgs)
-}
 
 // testConfig is a valid, enabled config whose public URL is publicURL.
 func testConfig(publicURL string) twilio.Config {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // vectorForm is a signature vector's parameters as a form.
@@ -65,7 +67,7 @@ func TestSignatureVectors_ThroughWebhooks(t *testing.T) {
 				{"other parameter", target, tampered.Encode(), v.Expected, false},
 				{"other query", target + map[bool]string{true: "&x=1", false: "?x=1"}[u.RawQuery != ""], form.Encode(), v.Expected, false},
 			} {
-				pub := &fakePublisher{}
+				pub := &testkit.Publisher{}
 				w := newWebhooks(t, testConfig(base), pub)
 				h := w.MessagesHandler()
 				if strings.Contains(u.Path, "/status") {
@@ -82,7 +84,7 @@ func TestSignatureVectors_ThroughWebhooks(t *testing.T) {
 					if e := decodeError(t, rec); e.Error.Code != "invalid_signature" {
 						t.Errorf("%s: code %q, want invalid_signature", tc.name, e.Error.Code)
 					}
-					if n := len(pub.published()); n != 0 {
+					if n := len(pub.Messages()); n != 0 {
 						t.Errorf("%s: %d records published for a refused request", tc.name, n)
 					}
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/hostile"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 const (
@@ -124,7 +125,7 @@ func TestRecordedIncoming(t *testing.T) {
 		delete(wants, key)
 		t.Run(key, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			w := newWebhooks(t, testConfig("https://localhost"), pub)
 			h := w.MessagesHandler()
 			if strings.Contains(c.Path, "/status") {
@@ -138,7 +139,7 @@ func TestRecordedIncoming(t *testing.T) {
 			if rec.Code != want.status {
 				t.Fatalf("status %d, want %d (%s); body %s", rec.Code, want.status, want.why, rec.Body.String())
 			}
-			msgs := pub.published()
+			msgs := pub.Messages()
 			if want.status != http.StatusOK {
 				if e := decodeError(t, rec); e.Error.Code != want.code {
 					t.Errorf("code %q, want %q: %s", e.Error.Code, want.code, e.Error.Message)
@@ -254,10 +255,10 @@ func TestMessages_Kinds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), signedRequest(public, twilio.MessagesPath, tt.form))
 			checkTwiML(t, rec)
-			msgs := pub.published()
+			msgs := pub.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d records, want 1", len(msgs))
 			}
@@ -337,7 +338,7 @@ func TestMessages_Refused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), tt.req())
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body.String())
@@ -349,7 +350,7 @@ func TestMessages_Refused(t *testing.T) {
 			if tt.field != "" && (len(e.Error.Details) == 0 || e.Error.Details[0].Field != tt.field) {
 				t.Errorf("details %+v, want field %s", e.Error.Details, tt.field)
 			}
-			if n := len(pub.published()); n != 0 {
+			if n := len(pub.Messages()); n != 0 {
 				t.Errorf("%d records published for a refused request", n)
 			}
 		})
@@ -391,7 +392,7 @@ func TestForwardedHeaders(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig(tt.publicURL)
 			cfg.TrustForwarded = tt.trust
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			req := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set(twilio.HeaderSignature, sign(testAuthToken, tt.signedFor, form))
@@ -402,8 +403,8 @@ func TestForwardedHeaders(t *testing.T) {
 			if got := rec.Code == http.StatusOK; got != tt.ok {
 				t.Fatalf("status %d; body %s", rec.Code, rec.Body.String())
 			}
-			if want := map[bool]int{true: 1, false: 0}[tt.ok]; len(pub.published()) != want {
-				t.Errorf("%d records, want %d", len(pub.published()), want)
+			if want := map[bool]int{true: 1, false: 0}[tt.ok]; len(pub.Messages()) != want {
+				t.Errorf("%d records, want %d", len(pub.Messages()), want)
 			}
 		})
 	}
@@ -420,7 +421,7 @@ func TestForwardedHeaders(t *testing.T) {
 			for k, v := range c.Headers {
 				req.Header.Set(k, v)
 			}
-			rec := serve(newWebhooks(t, cfg, &fakePublisher{}).MessagesHandler(), req)
+			rec := serve(newWebhooks(t, cfg, &testkit.Publisher{}).MessagesHandler(), req)
 			if want := map[bool]int{true: 200, false: 403}[trust]; rec.Code != want {
 				t.Errorf("recorded forwarded case, trust %v: status %d, want %d", trust, rec.Code, want)
 			}
@@ -433,7 +434,7 @@ func TestForwardedHeaders(t *testing.T) {
 func TestMessages_PublishFailureIs503(t *testing.T) {
 	t.Parallel()
 	for _, hook := range []string{"messages", "status"} {
-		pub := &fakePublisher{PublishFunc: func(context.Context, ...gateway.Message) error {
+		pub := &testkit.Publisher{PublishFunc: func(context.Context, ...gateway.Message) error {
 			return fmt.Errorf("kafka: %w", gateway.ErrUnavailable)
 		}}
 		w := newWebhooks(t, testConfig(public), pub)
@@ -460,7 +461,7 @@ func TestMessages_PublishOutlivesTheCaller(t *testing.T) {
 	t.Parallel()
 	ctx, hangUp := context.WithCancel(context.Background())
 	var publishCtxErr error
-	pub := &fakePublisher{PublishFunc: func(ctx context.Context, _ ...gateway.Message) error {
+	pub := &testkit.Publisher{PublishFunc: func(ctx context.Context, _ ...gateway.Message) error {
 		hangUp() // Twilio gives up while the record is on its way
 		publishCtxErr = ctx.Err()
 		return ctx.Err()
@@ -477,7 +478,7 @@ func TestMessages_PublishOutlivesTheCaller(t *testing.T) {
 // the MessageSid's, so the worker stores one message (R1).
 func TestR1_ConcurrentDuplicateWebhooksShareOneEventID(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &testkit.Publisher{}
 	h := newWebhooks(t, testConfig(public), pub).MessagesHandler()
 	const n = 20
 	form := messageForm()
@@ -500,7 +501,7 @@ func TestR1_ConcurrentDuplicateWebhooksShareOneEventID(t *testing.T) {
 			t.Errorf("request %d: status %d, want 200", i, c)
 		}
 	}
-	msgs := pub.published()
+	msgs := pub.Messages()
 	if len(msgs) != n {
 		t.Fatalf("%d records, want %d (one per request; the worker dedupes)", len(msgs), n)
 	}
@@ -563,11 +564,11 @@ func TestStatus_EveryMessageStatus(t *testing.T) {
 		t.Run(tt.status, func(t *testing.T) {
 			t.Parallel()
 			form := statusForm(tt.status, "ErrorCode", tt.errCode)
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, testConfig(public), pub).StatusHandler(),
 				signedRequest(public, twilio.StatusPath+"?rid=req-42", form))
 			checkTwiML(t, rec)
-			msgs := pub.published()
+			msgs := pub.Messages()
 			if len(msgs) != 1 {
 				t.Fatalf("%d records, want 1", len(msgs))
 			}
@@ -619,12 +620,12 @@ func TestStatus_Cases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, testConfig(public), pub).StatusHandler(), signedRequest(public, tt.target, tt.form))
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body.String())
 			}
-			msgs := pub.published()
+			msgs := pub.Messages()
 			if tt.status != http.StatusOK {
 				if e := decodeError(t, rec); e.Error.Code != tt.code {
 					t.Errorf("code %q, want %q", e.Error.Code, tt.code)
@@ -653,7 +654,7 @@ func TestStatus_Cases(t *testing.T) {
 // Mount registers both webhooks on a ServeMux at their patterns.
 func TestMount(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &testkit.Publisher{}
 	mux := http.NewServeMux()
 	newWebhooks(t, testConfig(public), pub).Mount(mux)
 	checkTwiML(t, serve(mux, signedRequest(public, twilio.MessagesPath, messageForm())))
@@ -661,7 +662,7 @@ func TestMount(t *testing.T) {
 	if rec := serve(mux, httptest.NewRequest(http.MethodGet, twilio.MessagesPath, nil)); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET: status %d, want 405", rec.Code)
 	}
-	if n := len(pub.published()); n != 2 {
+	if n := len(pub.Messages()); n != 2 {
 		t.Errorf("%d records, want 2", n)
 	}
 }
@@ -675,10 +676,10 @@ func TestNewWebhooks_Refuses(t *testing.T) {
 		pub  gateway.Publisher
 		want string
 	}{
-		"disabled":              {twilio.Config{}, &fakePublisher{}, "TWILIO_ACCOUNT_SID"},
-		"API key, no token":     {noToken, &fakePublisher{}, "TWILIO_AUTH_TOKEN"},
+		"disabled":              {twilio.Config{}, &testkit.Publisher{}, "TWILIO_ACCOUNT_SID"},
+		"API key, no token":     {noToken, &testkit.Publisher{}, "TWILIO_AUTH_TOKEN"},
 		"no publisher":          {testConfig(public), nil, "Publisher"},
-		"invalid configuration": {func() twilio.Config { c := testConfig("ftp://x"); return c }(), &fakePublisher{}, "CHATGATE_PUBLIC_URL"},
+		"invalid configuration": {func() twilio.Config { c := testConfig("ftp://x"); return c }(), &testkit.Publisher{}, "CHATGATE_PUBLIC_URL"},
 	} {
 		_, err := twilio.NewWebhooks(tc.cfg, twilio.WebhookOptions{Publisher: tc.pub})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -694,10 +695,10 @@ func TestNewWebhooks_Refuses(t *testing.T) {
 func TestR38_NULInASignedBodyIsStoredWithoutIt(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{"a\x00b": "ab", "line\r\nbreak\ttab\x07": "line\r\nbreak\ttab", "\x1b[1mbold": "[1mbold"} {
-		pub := &fakePublisher{}
+		pub := &testkit.Publisher{}
 		form := messageForm("From", "whatsapp:+14133881111", "To", "whatsapp:+12028831111", "Body", body, "ProfileName", "Ada\x00 Lovelace\n")
 		checkTwiML(t, serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), signedRequest(public, twilio.MessagesPath, form)))
-		msgs := pub.published()
+		msgs := pub.Messages()
 		if len(msgs) != 1 {
 			t.Fatalf("%q: %d records, want 1", body, len(msgs))
 		}
@@ -719,7 +720,7 @@ func TestR38_NonFiniteCoordinatesAreA400(t *testing.T) {
 	for _, c := range hostile.Coordinates() {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &testkit.Publisher{}
 			form := messageForm("From", "whatsapp:+14133881111", "To", "whatsapp:+12028831111", "Body", "",
 				"Latitude", c.LatitudeText, "Longitude", c.LongText)
 			rec := serve(newWebhooks(t, testConfig(public), pub).MessagesHandler(), signedRequest(public, twilio.MessagesPath, form))
@@ -730,7 +731,7 @@ func TestR38_NonFiniteCoordinatesAreA400(t *testing.T) {
 			if e.Error.Code != "invalid_form" || len(e.Error.Details) != 1 || !strings.HasSuffix(e.Error.Details[0].Field, "itude") {
 				t.Errorf("error %+v, want invalid_form naming Latitude or Longitude", e.Error)
 			}
-			if n := len(pub.published()); n != 0 {
+			if n := len(pub.Messages()); n != 0 {
 				t.Errorf("%d records published", n)
 			}
 		})

@@ -2,7 +2,6 @@ package whatsapp
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,37 +14,17 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
-}
+// within bounds every wait of these tests: lease take-overs retry every
+// 50 ms, but a loaded machine can be slow.
+const within = 15 * time.Second
 
-type recordingPublisher struct {
-	mu   sync.Mutex
-	msgs []gateway.Message
-}
-
-func (p *recordingPublisher) Publish(_ context.Context, msgs ...gateway.Message) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, msgs...)
-	return nil
-}
-
-func (p *recordingPublisher) types() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// eventTypes counts the CloudEvents types of msgs.
+func eventTypes(msgs []gateway.Message) map[string]int {
 	out := map[string]int{}
-	for _, m := range p.msgs {
+	for _, m := range msgs {
 		ev, err := gateway.DecodeEvent(m.Value)
 		if err == nil {
 			out[ev.Type]++
@@ -76,7 +55,7 @@ func TestService_ServesHoldsLeaseAndStopsOnLogout(t *testing.T) {
 		s.cfg.newClient = func(*store.Device, *atomic.Bool) Client { return client }
 		return s
 	}
-	pub := &recordingPublisher{}
+	pub := &testkit.Publisher{}
 	c1, c2 := &fakeClient{}, &fakeClient{}
 	var served1, served2 atomic.Int32
 	s1, s2 := newService(pub, c1, &served1), newService(pub, c2, &served2)
@@ -85,7 +64,7 @@ func TestService_ServesHoldsLeaseAndStopsOnLogout(t *testing.T) {
 	defer cancel()
 	done1, done2 := make(chan error, 1), make(chan error, 1)
 	go func() { done1 <- s1.Run(ctx) }()
-	eventually(t, "first service connected and serving", func() bool { return c1.IsConnected() && served1.Load() == 1 })
+	testkit.WaitFor(t, within, "first service connected and serving", func() bool { return c1.IsConnected() && served1.Load() == 1 })
 	go func() { done2 <- s2.Run(ctx) }()
 
 	// Intake works through the client's handler.
@@ -104,16 +83,16 @@ func TestService_ServesHoldsLeaseAndStopsOnLogout(t *testing.T) {
 	// Logged out: the first stops for good and gives the device up; the
 	// standby takes over (and would be logged out too on a real server).
 	c1.dispatch(&events.LoggedOut{Reason: events.ConnectFailureLoggedOut})
-	eventually(t, "first service disconnected", func() bool { return !c1.IsConnected() })
+	testkit.WaitFor(t, within, "first service disconnected", func() bool { return !c1.IsConnected() })
 	if s1.State() != StateLoggedOut {
 		t.Fatalf("state = %s, want logged_out", s1.State())
 	}
-	eventually(t, "standby took over", func() bool { return c2.IsConnected() && served2.Load() == 1 })
+	testkit.WaitFor(t, within, "standby took over", func() bool { return c2.IsConnected() && served2.Load() == 1 })
 	if served1.Load() != 1 {
 		t.Fatalf("first service served %d times; a logged-out device must not reconnect", served1.Load())
 	}
-	eventually(t, "records published", func() bool {
-		ty := pub.types()
+	testkit.WaitFor(t, within, "records published", func() bool {
+		ty := eventTypes(pub.Messages())
 		return ty[gateway.TypeInboundMessage] == 1 && ty[TypeChannelState] >= 2
 	})
 	cancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/deadletter"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // runChatgate runs chatgate ARGS through the root command, as main does.
@@ -72,7 +73,7 @@ func TestR1_DeadLetterReplayStoresOnceEvenWhenReplayedTwice(t *testing.T) {
 	s.mustPost(t, apiMessage{ID: "good-2", From: "+15550001001", Text: "fine too"})
 
 	var entries []deadletterEntry
-	waitFor(t, 60*time.Second, "the poison record on the deadletter topic", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "the poison record on the deadletter topic", func() bool {
 		entries = listDeadletters(t, brokers)
 		return len(entries) > 0
 	})
@@ -113,7 +114,7 @@ func TestR1_DeadLetterReplayStoresOnceEvenWhenReplayedTwice(t *testing.T) {
 	if out != "replayed "+dl.ID+" to chatgate.inbound\n1 dead letters replayed\n" {
 		t.Fatalf("replay: %q", out)
 	}
-	waitFor(t, 30*time.Second, "the replayed message stored", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the replayed message stored", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM messages WHERE provider_id = 'poison-1'`) == 1
 	})
 
@@ -122,7 +123,7 @@ func TestR1_DeadLetterReplayStoresOnceEvenWhenReplayedTwice(t *testing.T) {
 	mustRunChatgate(t, "deadletter", "replay", "--brokers", brokers[0], "--partition", fmt.Sprint(dl.DeadletterPartition),
 		"--from-offset", fmt.Sprint(dl.DeadletterOffset), "--to-offset", fmt.Sprint(dl.DeadletterOffset))
 	s.mustPost(t, apiMessage{ID: "marker-1", From: "+15550001002", Text: "after the replays"})
-	waitFor(t, 30*time.Second, "the marker stored", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the marker stored", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM messages WHERE provider_id = 'marker-1'`) == 1
 	})
 	if n := countTopic(t, brokers, gateway.TopicInbound); n != inboundBefore+3 {
@@ -238,7 +239,7 @@ func TestDeadletterReplay_RecordsRefusedBeforeKafka(t *testing.T) {
 		}
 	}
 	s.mustPost(t, apiMessage{ID: "marker-2", From: "+15550002001", Text: "after the replays"})
-	waitFor(t, 30*time.Second, "the marker stored", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the marker stored", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM messages WHERE provider_id = 'marker-2'`) == 1
 	})
 	if n := dbCount(t, s, `SELECT count(*) FROM messages WHERE provider_id = 'adapter-1'`); n != 1 {

@@ -19,6 +19,7 @@ import (
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/kafka"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/ticketing"
 	"github.com/chatgate/chatgate/ticketing/pgstore"
 )
@@ -236,18 +237,6 @@ func dbCount(t testing.TB, s *stack, sql string) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestEndToEnd_APIMessageBecomesTicketEvents(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, startBroker(t), pgtest.URL(t))
@@ -287,7 +276,7 @@ func TestEndToEnd_APIMessageBecomesTicketEvents(t *testing.T) {
 	if evs[2].Data.Conversation.MessageCount != 2 || evs[0].Data.Conversation.ID != evs[2].Data.Conversation.ID {
 		t.Fatalf("second message did not continue the conversation: %+v", evs[2].Data.Conversation)
 	}
-	waitFor(t, 10*time.Second, "outbox marked published", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "outbox marked published", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM outbox WHERE published_at IS NULL`) == 0
 	})
 }

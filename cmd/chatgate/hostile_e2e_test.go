@@ -15,6 +15,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/hostile"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // hostileProbe is one request of the corpus and what it must not do.
@@ -54,7 +55,7 @@ func TestR38_HostileCorpusAtEveryEntrance(t *testing.T) {
 	s.mustPost(t, apiMessage{ID: "hostile-seed", From: "+27820000001", Text: "Hello"})
 	acked["hostile-seed"] = true
 	var convID int64
-	waitFor(t, 30*time.Second, "the seed conversation", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the seed conversation", func() bool {
 		err := s.app.pool.QueryRow(context.Background(),
 			`SELECT conversation_id FROM messages WHERE provider_id = 'hostile-seed'`).Scan(&convID)
 		return err == nil && convID > 0
@@ -187,7 +188,7 @@ func TestR38_HostileCorpusAtEveryEntrance(t *testing.T) {
 
 	// Everything acknowledged is stored, and nothing was dead-lettered.
 	// A dead letter ends the wait early: the assertions below then say which.
-	waitFor(t, 60*time.Second, "every acknowledged message stored", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "every acknowledged message stored", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM messages WHERE direction = 'inbound'`) >= len(acked) ||
 			countTopic(t, brokers, gateway.TopicDeadletter) > 0
 	})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 func TestReadinessPerRole(t *testing.T) {
@@ -278,7 +279,7 @@ func TestReadyzChecksOnlyWhatTheRolesNeed(t *testing.T) {
 		if p.direct {
 			continue
 		}
-		waitFor(t, 30*time.Second, strings.Join(p.roles, ",")+" ready again", func() bool {
+		testkit.WaitFor(t, 30*time.Second, strings.Join(p.roles, ",")+" ready again", func() bool {
 			code, a := getReady(t, bases[i])
 			return code == http.StatusOK && len(a.Degraded) == 0
 		})

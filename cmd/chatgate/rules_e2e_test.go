@@ -15,6 +15,7 @@ import (
 	apichannel "github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/ticketing"
 )
 
@@ -77,7 +78,7 @@ func (in *callbackInbox) env() map[string]string {
 func (in *callbackInbox) waitTexts(n int, within time.Duration) []apichannel.Callback {
 	in.t.Helper()
 	var got []apichannel.Callback
-	waitFor(in.t, within, fmt.Sprintf("%d callbacks", n), func() bool {
+	testkit.WaitFor(in.t, within, fmt.Sprintf("%d callbacks", n), func() bool {
 		in.mu.Lock()
 		defer in.mu.Unlock()
 		if len(in.bad) > 0 {
@@ -165,11 +166,11 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 		{ID: "c-5", From: customer, To: business, Text: "//END"},
 	}
 	s.mustPost(t, msgs[0])
-	texts := inbox.waitTexts(2, 30*time.Second) // the customer reads the prompt before answering
+	inbox.waitTexts(2, 30*time.Second) // the customer reads the prompt before answering
 	for _, m := range msgs[1:] {
 		s.mustPost(t, m)
 	}
-	texts = inbox.waitTexts(3, 30*time.Second)
+	texts := inbox.waitTexts(3, 30*time.Second)
 	wantTexts := []string{"We are closed for training today.", ticketing.DefaultTexts.LeaveMessagePrompt, ticketing.DefaultTexts.IntakeClosed}
 	for i, cb := range texts {
 		if i >= len(wantTexts) || cb.Text != wantTexts[i] || cb.To != customer || cb.From != business || cb.ConversationID == 0 {
@@ -249,7 +250,7 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 		t.Fatalf("live chat events: %s", got)
 	}
 	// Everything the worker wrote is on Kafka: exactly three texts went out.
-	waitFor(t, 10*time.Second, "outbox published", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "outbox published", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM outbox WHERE published_at IS NULL`) == 0
 	})
 	if n := countTopic(t, s.brokers, gateway.TopicOutbound); n != 3 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // mustHost returns the host:port of a database URL.
@@ -44,7 +45,7 @@ func TestStartupTriesEveryListedBroker(t *testing.T) {
 	brokers := append([]string{refusedAddr(t), refusedAddr(t)}, startBroker(t)...)
 	s := startStack(t, brokers, pgtest.URL(t))
 	s.mustPost(t, apiMessage{ID: "multi-1", From: "+27821234567", To: "+27600000000", Text: "hello"})
-	waitFor(t, 30*time.Second, "the message stored by the worker", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the message stored by the worker", func() bool {
 		return dbCount(t, s, `SELECT count(*) FROM messages`) == 1
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/kafka"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/ticketing"
 )
 
@@ -64,7 +65,7 @@ func newTwilioREST(t testing.TB) *twilioREST {
 func (r *twilioREST) wait(t testing.TB, n int) []url.Values {
 	t.Helper()
 	var got []url.Values
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d sends at the Twilio stand-in", n), func() bool {
+	testkit.WaitFor(t, 30*time.Second, fmt.Sprintf("%d sends at the Twilio stand-in", n), func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		got = slices.Clone(r.sent)

@@ -12,6 +12,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/kafka"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 const topic = "t.inbound"
@@ -90,16 +91,9 @@ func run(t *testing.T, brokers []string, group string, h gateway.BatchHandler) (
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// within bounds every wait of these tests: a consumer group's join and
+// rebalance take seconds on a loaded machine.
+const within = 30 * time.Second
 
 func TestConsumerRetriesAFailedBatchAndCommitsAfterSuccess(t *testing.T) {
 	t.Parallel()
@@ -107,7 +101,7 @@ func TestConsumerRetriesAFailedBatchAndCommitsAfterSuccess(t *testing.T) {
 	publish(t, brokers, 30, "a")
 	first := &collector{failFirst: 2}
 	stop := run(t, brokers, "g", first.handle)
-	waitFor(t, "30 records handled", func() bool { return first.count() == 30 })
+	testkit.WaitFor(t, within, "30 records handled", func() bool { return first.count() == 30 })
 	stop()
 	if first.calls < 3 {
 		t.Fatalf("handler called %d times, want the failed batch retried", first.calls)
@@ -117,7 +111,7 @@ func TestConsumerRetriesAFailedBatchAndCommitsAfterSuccess(t *testing.T) {
 	publish(t, brokers, 5, "b")
 	second := &collector{}
 	stop = run(t, brokers, "g", second.handle)
-	waitFor(t, "5 new records", func() bool { return second.count() >= 5 })
+	testkit.WaitFor(t, within, "5 new records", func() bool { return second.count() >= 5 })
 	stop()
 	for _, v := range second.seen {
 		if v[0] != 'b' {
@@ -132,7 +126,7 @@ func TestConsumerKeepsOrderPerKey(t *testing.T) {
 	publish(t, brokers, 200, "o")
 	c := &collector{}
 	stop := run(t, brokers, "order", c.handle)
-	waitFor(t, "200 records", func() bool { return c.count() == 200 })
+	testkit.WaitFor(t, within, "200 records", func() bool { return c.count() == 200 })
 	stop()
 	last := map[int]string{}
 	for _, v := range c.seen {
@@ -253,7 +247,7 @@ func TestConsumerDeadLettersAPoisonRecordAndGoesOn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	waitFor(t, "the poison record dead-lettered", func() bool { mu.Lock(); defer mu.Unlock(); return len(dead) == 1 })
+	testkit.WaitFor(t, within, "the poison record dead-lettered", func() bool { mu.Lock(); defer mu.Unlock(); return len(dead) == 1 })
 	cancel()
 	<-done
 	_ = c.Close()
@@ -285,7 +279,7 @@ func TestConsumerDoesNotDeadLetterWhenEverythingFails(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	// One batch attempt, one isolation pass (3 tries per record), and more.
-	waitFor(t, "retries past an isolation pass", func() bool { return calls.Load() > 20 })
+	testkit.WaitFor(t, within, "retries past an isolation pass", func() bool { return calls.Load() > 20 })
 	cancel()
 	<-done
 	_ = c.Close()
