@@ -145,7 +145,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			// A commit can fail after a rebalance moved the partition away; the
 			// new owner replays from the last commit and idempotent handling
 			// makes that harmless, so log and go on.
-			c.cfg.Logger.WarnContext(ctx, "offset commit failed; records will be replayed", "group", c.cfg.GroupID, "err", err)
+			c.cfg.Logger.WarnContext(ctx, "offset commit failed; records will be replayed", "group", c.cfg.GroupID, "error", err)
 		}
 	}
 }
@@ -195,7 +195,7 @@ func (c *Consumer) handle(ctx context.Context, batch []gateway.Message) error {
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		c.cfg.Logger.ErrorContext(ctx, "batch handler failed; retrying", "group", c.cfg.GroupID, "records", len(batch), "attempt", attempt, "err", err)
+		c.cfg.Logger.ErrorContext(ctx, "batch handler failed; retrying", "group", c.cfg.GroupID, "records", len(batch), "attempt", attempt, "error", err)
 		if c.cfg.Deadletter != nil && attempt%c.cfg.PoisonAttempts == 0 {
 			return c.isolate(ctx, batch, err)
 		}

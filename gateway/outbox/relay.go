@@ -105,7 +105,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 		wait := b.NextBackOff()
-		r.cfg.Logger.WarnContext(ctx, "outbox relay interrupted; retrying", "err", err, "retry_in", wait)
+		r.cfg.Logger.WarnContext(ctx, "outbox relay interrupted; retrying", "error", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):

@@ -159,7 +159,7 @@ func (r *Runner) HandleBatch(ctx context.Context, msgs []gateway.Message) error 
 			err = out.Validate()
 		}
 		if err != nil {
-			r.cfg.Logger.WarnContext(ctx, "outbound record refused", "offset", m.Offset, "partition", m.Partition, "err", err)
+			r.cfg.Logger.WarnContext(ctx, "outbound record refused", "offset", m.Offset, "partition", m.Partition, "error", err)
 			if out.Channel == r.cfg.Provider.Channel() && out.To != "" && out.RequestID != "" {
 				statuses = append(statuses, r.status(out, "", gateway.StatusFailed, CodeInvalidRecord, err.Error()))
 			}
