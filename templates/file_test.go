@@ -2,10 +2,12 @@ package templates_test
 
 import (
 	"os"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -52,8 +54,8 @@ func TestParseFile(t *testing.T) {
 		Name: "otp", Language: "en", Category: templates.CategoryAuthentication, Channel: templates.ScopeSMS,
 		Body: "{{1}} is your code.",
 	}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ParseFile() =\n%+v\nwant\n%+v", got, want)
+	if diff := cmp.Diff(want, got, testkit.ExactTime); diff != "" {
+		t.Fatalf("ParseFile() (-want +got):\n%s", diff)
 	}
 }
 
@@ -102,8 +104,8 @@ func TestMarshalFileRoundTrips(t *testing.T) {
 		t.Fatalf("ParseFile(MarshalFile()) = %v\n%s", err, out)
 	}
 	in[1].Version = 0 // not part of the file
-	if !reflect.DeepEqual(back, in) {
-		t.Fatalf("round trip =\n%+v\nwant\n%+v\nfile:\n%s", back, in, out)
+	if diff := cmp.Diff(in, back, testkit.ExactTime); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s\nfile:\n%s", diff, out)
 	}
 
 	empty, err := templates.MarshalFile(nil)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -304,11 +306,11 @@ func TestR29_RenderRefusesVariables(t *testing.T) {
 			if !errors.Is(err, templates.ErrVariables) || !errors.As(err, &ve) {
 				t.Fatalf("Render() = %+v, %v; want *VariableError", r, err)
 			}
-			if !reflect.DeepEqual(*ve, tt.want) {
-				t.Fatalf("VariableError = %+v, want %+v", *ve, tt.want)
+			if diff := cmp.Diff(tt.want, *ve); diff != "" {
+				t.Fatalf("VariableError (-want +got):\n%s", diff)
 			}
-			if !reflect.DeepEqual(r, templates.Rendered{}) {
-				t.Fatalf("Render() returned %+v with an error", r)
+			if diff := cmp.Diff(templates.Rendered{}, r); diff != "" {
+				t.Fatalf("Render() returned a result with an error (-want +got):\n%s", diff)
 			}
 			for _, l := range [][]string{tt.want.Missing, tt.want.Extra, tt.want.Empty, tt.want.Invalid} {
 				for _, name := range l {

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -174,8 +177,8 @@ func TestR29_TemplateReplies(t *testing.T) {
 			cmd: templateReply("order_shipped", map[string]string{"1": " ", "3": "x"}), lookup: liveLookup(shipped), code: CodeInvalidVariables,
 			check: func(t *testing.T, r *Rejection) {
 				want := &templates.VariableError{Missing: []string{"2"}, Extra: []string{"3"}, Empty: []string{"1"}}
-				if !reflect.DeepEqual(r.Variables, want) {
-					t.Fatalf("variables = %+v, want %+v", r.Variables, want)
+				if diff := cmp.Diff(want, r.Variables); diff != "" {
+					t.Fatalf("variables (-want +got):\n%s", diff)
 				}
 			}},
 	} {
@@ -407,8 +410,8 @@ func TestCommandRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, cmd) {
-		t.Fatalf("decoded %+v, want %+v", got, cmd)
+	if diff := cmp.Diff(cmd, got, testkit.ExactTime); diff != "" {
+		t.Fatalf("decoded (-want +got):\n%s", diff)
 	}
 	m.Key = []byte("8")
 	if _, err := DecodeCommand(m); err == nil {

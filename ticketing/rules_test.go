@@ -3,11 +3,13 @@ package ticketing
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // The rule tests run on one department, "support", in Johannesburg (no
@@ -699,8 +701,8 @@ func TestEveryChangeIsInTheLastEvent(t *testing.T) {
 		t.Fatalf("events for %d conversations, want the ticket and the new chat", len(last))
 	}
 	for conv, snap := range last {
-		if !reflect.DeepEqual(*conv, snap) {
-			t.Errorf("conversation %d: final state %+v, last event %+v", conv.ID, *conv, snap)
+		if diff := cmp.Diff(snap, *conv, testkit.ExactTime); diff != "" {
+			t.Errorf("conversation %d: final state differs from its last event's (-event +final):\n%s", conv.ID, diff)
 		}
 	}
 }

@@ -1,9 +1,10 @@
 package ticketing
 
 import (
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/gateway"
 )
@@ -123,8 +124,8 @@ func TestR37_SystemTextsArePublishedAsMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			effects := tc.decide(t)
-			if got := addedOf(effects); !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("message_added %+v, want %+v", got, tc.want)
+			if diff := cmp.Diff(tc.want, addedOf(effects), cmp.AllowUnexported(added{})); diff != "" {
+				t.Fatalf("message_added (-want +got):\n%s", diff)
 			}
 			for _, m := range stored(effects) {
 				if m.Direction == DirectionOutbound && m.SentBy != SentBySystem {

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/channels/api"
 	"github.com/chatgate/chatgate/gateway"
@@ -167,8 +168,8 @@ func TestAccepted(t *testing.T) {
 				t.Errorf("received_at = %v, want %v", in.ReceivedAt, want.ReceivedAt)
 			}
 			in.ReceivedAt, want.ReceivedAt = time.Time{}, time.Time{}
-			if !reflect.DeepEqual(in, want) {
-				t.Errorf("data = %+v\nwant   %+v", in, want)
+			if diff := cmp.Diff(want, in, testkit.ExactTime); diff != "" {
+				t.Errorf("data (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
@@ -272,8 +273,8 @@ func TestProvider_SendsCreateMessage(t *testing.T) {
 			if got.path != wantPath || got.user != wantUser || got.pass != wantPass {
 				t.Errorf("path %q user %q pass %q, want %q %q %q", got.path, got.user, got.pass, wantPath, wantUser, wantPass)
 			}
-			if !reflect.DeepEqual(got.form, tt.want) {
-				t.Errorf("form\n got %v\nwant %v", got.form, tt.want)
+			if diff := cmp.Diff(tt.want, got.form); diff != "" {
+				t.Errorf("form (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/channels/twilio"
 	"github.com/chatgate/chatgate/gateway"
@@ -157,14 +158,14 @@ func TestRecordedIncoming(t *testing.T) {
 			case want.in != nil:
 				exp := *want.in
 				exp.ReceivedAt = now.UTC()
-				if got := decodeInbound(t, msgs[0]); !reflect.DeepEqual(got, exp) {
-					t.Errorf("inbound\n got %+v\nwant %+v", got, exp)
+				if diff := cmp.Diff(exp, decodeInbound(t, msgs[0]), testkit.ExactTime); diff != "" {
+					t.Errorf("inbound (-want +got):\n%s", diff)
 				}
 			case want.st != nil:
 				exp := *want.st
 				exp.At = now.UTC()
-				if got := decodeStatus(t, msgs[0]); !reflect.DeepEqual(got, exp) {
-					t.Errorf("status\n got %+v\nwant %+v", got, exp)
+				if diff := cmp.Diff(exp, decodeStatus(t, msgs[0]), testkit.ExactTime); diff != "" {
+					t.Errorf("status (-want +got):\n%s", diff)
 				}
 			}
 		})
@@ -264,8 +265,8 @@ func TestMessages_Kinds(t *testing.T) {
 			}
 			want := *tt.want
 			want.ReceivedAt = now.UTC()
-			if got := decodeInbound(t, msgs[0]); !reflect.DeepEqual(got, want) {
-				t.Errorf("inbound\n got %+v\nwant %+v", got, want)
+			if diff := cmp.Diff(want, decodeInbound(t, msgs[0]), testkit.ExactTime); diff != "" {
+				t.Errorf("inbound (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -574,8 +575,8 @@ func TestStatus_EveryMessageStatus(t *testing.T) {
 			}
 			want := gateway.Status{RequestID: "req-42", Channel: gateway.ChannelSMS, Contact: "+14133881111", ProviderID: sid1,
 				Status: tt.want, ProviderStatus: tt.status, ErrorCode: tt.errCode, ErrorMessage: tt.errMsg, At: now.UTC()}
-			if got := decodeStatus(t, msgs[0]); !reflect.DeepEqual(got, want) {
-				t.Errorf("status\n got %+v\nwant %+v", got, want)
+			if diff := cmp.Diff(want, decodeStatus(t, msgs[0]), testkit.ExactTime); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
 			}
 			if got, ok := twilio.MapStatus(tt.status); !ok || got != tt.want {
 				t.Errorf("MapStatus(%q) = %q, %v", tt.status, got, ok)
@@ -644,8 +645,8 @@ func TestStatus_Cases(t *testing.T) {
 			}
 			want := *tt.want
 			want.At = now.UTC()
-			if got := decodeStatus(t, msgs[0]); !reflect.DeepEqual(got, want) {
-				t.Errorf("status\n got %+v\nwant %+v", got, want)
+			if diff := cmp.Diff(want, decodeStatus(t, msgs[0]), testkit.ExactTime); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -8,12 +8,12 @@ import (
 	"errors"
 	"net/url"
 	"os"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 var (
@@ -288,8 +289,8 @@ func TestConverter_Message(t *testing.T) {
 				}
 				in.Media[0].URL = ""
 			}
-			if !reflect.DeepEqual(in, want) {
-				t.Fatalf("inbound =\n%+v\nwant\n%+v", in, want)
+			if diff := cmp.Diff(want, in, testkit.ExactTime); diff != "" {
+				t.Fatalf("inbound (-want +got):\n%s", diff)
 			}
 			got.Inbound.Media = nil
 			if tt.media != nil {
@@ -383,8 +384,8 @@ func TestConverter_FromPhone(t *testing.T) {
 		Channel: gateway.ChannelWhatsApp, ProviderID: "3AFROMPHONE", Contact: contactAddr, From: ownAddr,
 		SentBy: SentByPhone, Kind: gateway.KindText, Text: "We shipped it", ReplyTo: "3AQ", SentAt: msgTime,
 	}
-	if !reflect.DeepEqual(*got.Phone, want) {
-		t.Fatalf("phone =\n%+v\nwant\n%+v", *got.Phone, want)
+	if diff := cmp.Diff(want, *got.Phone, testkit.ExactTime); diff != "" {
+		t.Fatalf("phone (-want +got):\n%s", diff)
 	}
 	m, err := got.Phone.Record("chatgate/channels/whatsapp", "chatgate.status")
 	if err != nil {
@@ -394,8 +395,8 @@ func TestConverter_FromPhone(t *testing.T) {
 	if err != nil || ev.Type != TypePhoneMessage || ev.ID != "phone:whatsapp:3AFROMPHONE" || string(m.Key) != "whatsapp:"+contactAddr {
 		t.Fatalf("record: %+v %v key=%s", ev, err, m.Key)
 	}
-	if !reflect.DeepEqual(data, want) {
-		t.Fatalf("decoded = %+v", data)
+	if diff := cmp.Diff(want, data, testkit.ExactTime); diff != "" {
+		t.Fatalf("decoded (-want +got):\n%s", diff)
 	}
 }
 
@@ -499,8 +500,8 @@ func TestConverter_Receipt(t *testing.T) {
 			if len(got) == 0 && len(tt.want) == 0 {
 				return
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("Receipt =\n%+v\nwant\n%+v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got, testkit.ExactTime); diff != "" {
+				t.Fatalf("Receipt (-want +got):\n%s", diff)
 			}
 			for _, s := range got {
 				if err := s.Validate(); err != nil {

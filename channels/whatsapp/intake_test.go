@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -17,6 +18,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/devstack"
 	"github.com/chatgate/chatgate/gateway/kafka"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 var testTopics = gateway.Topics{Prefix: "test."}
@@ -86,8 +88,8 @@ func TestIntake_AcksAfterKafka(t *testing.T) {
 	}
 	want := gateway.Inbound{Channel: gateway.ChannelWhatsApp, ProviderID: "3AACK1", From: contactAddr, To: ownAddr,
 		Kind: gateway.KindText, Text: "where is my parcel?", ContactName: "Thandi", ReceivedAt: msgTime}
-	if !reflect.DeepEqual(in, want) {
-		t.Fatalf("inbound = %+v\nwant %+v", in, want)
+	if diff := cmp.Diff(want, in, testkit.ExactTime); diff != "" {
+		t.Fatalf("inbound (-want +got):\n%s", diff)
 	}
 
 	receipt := &events.Receipt{MessageSource: types.MessageSource{Chat: contactJID, Sender: contactJID},

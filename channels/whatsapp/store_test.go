@@ -3,9 +3,9 @@ package whatsapp
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/types"
@@ -65,8 +65,11 @@ func TestStore_OnPostgres(t *testing.T) {
 	st2 := openTestStore(t, url)
 	devs, err := st2.Devices(ctx)
 	want := []DeviceInfo{{JID: a.String(), Phone: "+27110000000", PushName: "Shop"}}
-	if err != nil || !reflect.DeepEqual(devs, want) {
-		t.Fatalf("Devices = %+v, %v; want %+v", devs, err, want)
+	if err != nil {
+		t.Fatalf("Devices: %v", err)
+	}
+	if diff := cmp.Diff(want, devs); diff != "" {
+		t.Fatalf("Devices (-want +got):\n%s", diff)
 	}
 	if d, err := st2.device(ctx, ""); err != nil || *d.ID != a {
 		t.Fatalf("the only device = %v, %v", d, err)

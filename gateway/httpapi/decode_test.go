@@ -6,9 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/gateway/hostile"
 	"github.com/chatgate/chatgate/gateway/httpapi"
@@ -99,8 +100,8 @@ func TestDecodeJSON(t *testing.T) {
 				if err != nil {
 					t.Fatalf("DecodeJSON = %v", err)
 				}
-				if !reflect.DeepEqual(got, tt.want) {
-					t.Errorf("decoded %+v, want %+v", got, tt.want)
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("decoded (-want +got):\n%s", diff)
 				}
 				return
 			}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/gateway"
 )
 
@@ -39,6 +41,15 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 		time.Sleep(pollInterval) // the polling interval, not a wait for an outcome
 	}
 }
+
+// ExactTime makes cmp.Diff compare times as reflect.DeepEqual did for the
+// values tests build and decode: the same instant in the same zone.
+// cmp's default, Time.Equal, would call 10:30 SAST and 08:30 UTC equal,
+// and tests that check a record's times are UTC rely on the difference.
+var ExactTime = cmp.Comparer(func(a, b time.Time) bool {
+	const zone = "Z07:00 MST"
+	return a.Equal(b) && a.Format(zone) == b.Format(zone)
+})
 
 // ErrInjected is the error of the failures Publisher.FailNext injects.
 var ErrInjected = errors.New("testkit: injected publish failure")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/testkit"
 )
@@ -120,6 +122,29 @@ func TestPublisher(t *testing.T) {
 			t.Fatalf("%d messages kept, %d failures; want none kept, one failure", len(p.Messages()), p.Failures())
 		}
 	})
+}
+
+func TestExactTime(t *testing.T) {
+	t.Parallel()
+	utc := time.Date(2026, 11, 22, 8, 30, 0, 0, time.UTC)
+	sast := utc.In(time.FixedZone("SAST", 2*60*60))
+	tests := []struct {
+		name string
+		a, b time.Time
+		same bool
+	}{
+		{"one instant, one zone", utc, time.Date(2026, 11, 22, 8, 30, 0, 0, time.UTC), true},
+		{"one instant, two zones", utc, sast, false},
+		{"two instants", utc, utc.Add(time.Nanosecond), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if same := cmp.Diff(tt.a, tt.b, testkit.ExactTime) == ""; same != tt.same {
+				t.Fatalf("%v and %v compared same = %v, want %v", tt.a, tt.b, same, tt.same)
+			}
+		})
+	}
 }
 
 func TestLogs(t *testing.T) {

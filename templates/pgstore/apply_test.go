@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/templates/pgstore"
 )
@@ -291,7 +293,7 @@ func TestR30_ExportThenApplyChangesNothing(t *testing.T) {
 	for i := range again {
 		again[i].Version, exported[i].Version = 0, 0
 	}
-	if !reflect.DeepEqual(again, exported) {
-		t.Fatalf("export of the copy =\n%+v\nwant\n%+v", again, exported)
+	if diff := cmp.Diff(exported, again, testkit.ExactTime); diff != "" {
+		t.Fatalf("export of the copy (-want +got):\n%s", diff)
 	}
 }
