@@ -76,15 +76,17 @@ func TestInboundValidate(t *testing.T) {
 		"unknown kind":    {func(in *gateway.Inbound) { in.Kind = "poll" }, "not a known inbound kind"},
 	}
 	for name, tc := range cases {
-		in := ok
-		tc.mutate(&in)
-		err := in.Validate()
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: unexpected error %v", name, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: error %v, want it to mention %q", name, err, tc.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			in := ok
+			tc.mutate(&in)
+			err := in.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%s: unexpected error %v", name, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%s: error %v, want it to mention %q", name, err, tc.want)
+			}
+		})
 	}
 }
 

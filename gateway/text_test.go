@@ -74,10 +74,12 @@ func TestR38_NormalizeText(t *testing.T) {
 		{"fine", "fine"},
 	}
 	for _, tt := range tests {
-		got, changed := gateway.NormalizeText(tt.in)
-		if got != tt.want || changed != (tt.in != tt.want) {
-			t.Errorf("NormalizeText(%q) = %q, %v; want %q", tt.in, got, changed, tt.want)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			got, changed := gateway.NormalizeText(tt.in)
+			if got != tt.want || changed != (tt.in != tt.want) {
+				t.Errorf("NormalizeText(%q) = %q, %v; want %q", tt.in, got, changed, tt.want)
+			}
+		})
 	}
 	for _, h := range hostile.Strings() {
 		got, _ := gateway.NormalizeText(h.Value)

@@ -57,10 +57,12 @@ func TestTransitionErrorMessage(t *testing.T) {
 		{templates.StatusDisabled, templates.StatusApproved, `no change allowed from "disabled"`},
 	}
 	for _, tt := range tests {
-		err := templates.Transition(tt.from, tt.to)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Transition(%s, %s) = %v, want %q", tt.from, tt.to, err, tt.want)
-		}
+		t.Run(fmt.Sprintf("%s to %s", tt.from, tt.to), func(t *testing.T) {
+			err := templates.Transition(tt.from, tt.to)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Transition(%s, %s) = %v, want %q", tt.from, tt.to, err, tt.want)
+			}
+		})
 	}
 }
 

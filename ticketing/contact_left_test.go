@@ -1,6 +1,7 @@
 package ticketing
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -181,17 +182,19 @@ func TestR24_EndKeywordValidation(t *testing.T) {
 		{map[string][]string{"en": {"stop"}}, "SMS opt-out, opt-in or help keyword"},
 		{map[string][]string{"en": {"//" + strings.Repeat("x", MaxEndKeywordLen)}}, "longer than"},
 	} {
-		d := support()
-		d.EndKeywords = tc.keywords
-		err := d.Validate()
-		switch {
-		case tc.problem == "" && err != nil:
-			t.Errorf("%v: %v", tc.keywords, err)
-		case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
-			t.Errorf("%v: %v, want a problem %q", tc.keywords, err, tc.problem)
-		}
-		if tc.problem == "" && d.EndKeywords["pt_BR"] == nil {
-			t.Errorf("languages not normalized: %v", d.EndKeywords)
-		}
+		t.Run(fmt.Sprint(tc.keywords), func(t *testing.T) {
+			d := support()
+			d.EndKeywords = tc.keywords
+			err := d.Validate()
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Errorf("%v: %v", tc.keywords, err)
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Errorf("%v: %v, want a problem %q", tc.keywords, err, tc.problem)
+			}
+			if tc.problem == "" && d.EndKeywords["pt_BR"] == nil {
+				t.Errorf("languages not normalized: %v", d.EndKeywords)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package ticketing
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -82,9 +83,11 @@ func TestR4_OpenAtEvaluatesTheWeeklyScheduleInTheZone(t *testing.T) {
 		{"after fall back 12:59 UTC is 07:59 EST", time.Date(2026, 11, 2, 12, 59, 59, 0, time.UTC), false},
 	}
 	for _, tc := range cases {
-		if got := d.OpenAt(tc.at); got != tc.open {
-			t.Errorf("%s (%s): open = %v, want %v", tc.name, tc.at.In(ny).Format(time.RFC3339), got, tc.open)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := d.OpenAt(tc.at); got != tc.open {
+				t.Errorf("%s (%s): open = %v, want %v", tc.name, tc.at.In(ny).Format(time.RFC3339), got, tc.open)
+			}
+		})
 	}
 }
 
@@ -122,10 +125,12 @@ func TestDepartmentValidationNamesTheField(t *testing.T) {
 		{"keyword with space", Department{ID: "a", TimeZone: "UTC", Routing: Routing{Keywords: []string{"two words"}}}, "routing.keywords[0]"},
 	}
 	for _, tc := range cases {
-		err := tc.dep.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalidDepartment) {
-			t.Errorf("%s: err = %v, want one containing %q", tc.name, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.dep.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalidDepartment) {
+				t.Errorf("%s: err = %v, want one containing %q", tc.name, err, tc.want)
+			}
+		})
 	}
 	ok := Department{ID: "sales", TimeZone: "Africa/Johannesburg", DefaultLanguage: "PT-br",
 		Texts: map[string]Texts{"pt_BR": {OutOfHours: "Fechado"}, "en": {}}}
@@ -157,9 +162,11 @@ func TestR3_RoutingByNumberThenKeywordThenDefault(t *testing.T) {
 		{"", "hello", "general"},
 	}
 	for _, tc := range cases {
-		if got := dir.Route(tc.to, tc.text); got == nil || got.ID != tc.want {
-			t.Errorf("Route(%q, %q) = %v, want %s", tc.to, tc.text, got, tc.want)
-		}
+		t.Run(tc.text+" to "+tc.to, func(t *testing.T) {
+			if got := dir.Route(tc.to, tc.text); got == nil || got.ID != tc.want {
+				t.Errorf("Route(%q, %q) = %v, want %s", tc.to, tc.text, got, tc.want)
+			}
+		})
 	}
 	var none *Directory
 	if none.Route("+1", "x") != nil {
@@ -195,13 +202,15 @@ func TestR4_ReachableNeedsHoursAndAFreshOnlineAgent(t *testing.T) {
 		{"closed, ann online", closed, []Presence{{AgentID: "ann", Status: PresenceOnline, HeartbeatAt: closed}}, false},
 	}
 	for _, tc := range cases {
-		dir, err := NewDirectory([]Department{*office(t)}, tc.presence)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := dir.Reachable(dir.Get("support"), tc.now, ttl); got != tc.want {
-			t.Errorf("%s: reachable = %v, want %v", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			dir, err := NewDirectory([]Department{*office(t)}, tc.presence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dir.Reachable(dir.Get("support"), tc.now, ttl); got != tc.want {
+				t.Errorf("%s: reachable = %v, want %v", tc.name, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -223,9 +232,11 @@ func TestR6_TextsFallBackToDefaultLanguageThenBuiltIn(t *testing.T) {
 		{TextLeaveMessagePrompt, "de", DefaultTexts.LeaveMessagePrompt, "en"},
 	}
 	for _, tc := range cases {
-		if got, lang := d.Text(tc.kind, tc.lang); got != tc.want || lang != tc.in {
-			t.Errorf("Text(%s, %s) = %q/%s, want %q/%s", tc.kind, tc.lang, got, lang, tc.want, tc.in)
-		}
+		t.Run(fmt.Sprintf("%s %s", tc.kind, tc.lang), func(t *testing.T) {
+			if got, lang := d.Text(tc.kind, tc.lang); got != tc.want || lang != tc.in {
+				t.Errorf("Text(%s, %s) = %q/%s, want %q/%s", tc.kind, tc.lang, got, lang, tc.want, tc.in)
+			}
+		})
 	}
 	want := `Would you like to leave a message for the agent? Please respond with YES or NO. If you select Yes, after your last message, please send "//end" without the quotes to end the chat.`
 	if DefaultTexts.LeaveMessagePrompt != want {

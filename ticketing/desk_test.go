@@ -383,9 +383,11 @@ func TestR17_AgentQueue(t *testing.T) {
 		{"", "cid", true},        // unrouted: everyone's
 		{"deleted", "cid", true}, // a department that no longer exists: everyone's
 	} {
-		if got := dir.InQueueOf(tc.dep, tc.agent); got != tc.want {
-			t.Errorf("InQueueOf(%q, %q) = %v, want %v", tc.dep, tc.agent, got, tc.want)
-		}
+		t.Run(tc.dep+"/"+tc.agent, func(t *testing.T) {
+			if got := dir.InQueueOf(tc.dep, tc.agent); got != tc.want {
+				t.Errorf("InQueueOf(%q, %q) = %v, want %v", tc.dep, tc.agent, got, tc.want)
+			}
+		})
 	}
 	var none *Directory
 	if !none.InQueueOf("support", "cid") {

@@ -126,15 +126,17 @@ func TestR38_DepartmentValidateRefusesWhatCannotBeStored(t *testing.T) {
 		{"id", "id", func(d *Department, v string) { d.ID = v }},
 	}
 	for _, tt := range tests {
-		for _, h := range hostile.OfClass(hostile.Control, hostile.InvalidUTF8, hostile.Huge) {
-			d := base()
-			tt.mutate(&d, h.Value)
-			err := d.Validate()
-			var ve *ValidationError
-			if !errors.As(err, &ve) || !slices.ContainsFunc(ve.Problems, func(p string) bool { return strings.HasPrefix(p, tt.field+":") }) {
-				t.Errorf("%s = %s: Validate = %.200v, want a problem of %s", tt.name, h.Name, err, tt.field)
+		t.Run(tt.name, func(t *testing.T) {
+			for _, h := range hostile.OfClass(hostile.Control, hostile.InvalidUTF8, hostile.Huge) {
+				d := base()
+				tt.mutate(&d, h.Value)
+				err := d.Validate()
+				var ve *ValidationError
+				if !errors.As(err, &ve) || !slices.ContainsFunc(ve.Problems, func(p string) bool { return strings.HasPrefix(p, tt.field+":") }) {
+					t.Errorf("%s = %s: Validate = %.200v, want a problem of %s", tt.name, h.Name, err, tt.field)
+				}
 			}
-		}
+		})
 	}
 	for _, id := range []string{"../../etc/passwd", "a/b", "ann smith", strings.Repeat("a", 300)} {
 		d := base()

@@ -1,6 +1,7 @@
 package ticketing
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -158,14 +159,16 @@ func TestR34_LanguagesByPrefixValidation(t *testing.T) {
 		{map[string]string{"+": "pt_PT"}, "not a number prefix"},
 		{map[string]string{"+351": "portuguese"}, `languages_by_prefix.+351: unknown language "portuguese"`},
 	} {
-		d := support()
-		d.LanguagesByPrefix = tc.prefixes
-		err := d.Validate()
-		switch {
-		case tc.problem == "" && (err != nil || d.LanguagesByPrefix["+351"] != "pt_PT"):
-			t.Errorf("%v: %v, normalized %v", tc.prefixes, err, d.LanguagesByPrefix)
-		case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
-			t.Errorf("%v: %v, want %q", tc.prefixes, err, tc.problem)
-		}
+		t.Run(fmt.Sprint(tc.prefixes), func(t *testing.T) {
+			d := support()
+			d.LanguagesByPrefix = tc.prefixes
+			err := d.Validate()
+			switch {
+			case tc.problem == "" && (err != nil || d.LanguagesByPrefix["+351"] != "pt_PT"):
+				t.Errorf("%v: %v, normalized %v", tc.prefixes, err, d.LanguagesByPrefix)
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Errorf("%v: %v, want %q", tc.prefixes, err, tc.problem)
+			}
+		})
 	}
 }

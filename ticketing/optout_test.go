@@ -121,14 +121,16 @@ func TestR33_KeywordsAreWholeMessagesOnSMSOnly(t *testing.T) {
 		{"help on whatsapp", gateway.ChannelWhatsApp, "HELP"},
 	}
 	for _, tc := range cases {
-		st := smsState()
-		st.Contact.Channel = tc.channel
-		in := smsMsg("m1", tc.text, openNow)
-		in.Channel = tc.channel
-		effects := DecideInbound(st, in, staffed.env(t, openNow))
-		if st.Contact.OptedOut || st.Open == nil || count[CreateConversation](effects) != 1 || len(texts(effects)) != 0 {
-			t.Fatalf("%s: %q was taken as a keyword: opted out %v, open %v, texts %v", tc.name, tc.text, st.Contact.OptedOut, st.Open, texts(effects))
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			st := smsState()
+			st.Contact.Channel = tc.channel
+			in := smsMsg("m1", tc.text, openNow)
+			in.Channel = tc.channel
+			effects := DecideInbound(st, in, staffed.env(t, openNow))
+			if st.Contact.OptedOut || st.Open == nil || count[CreateConversation](effects) != 1 || len(texts(effects)) != 0 {
+				t.Fatalf("%s: %q was taken as a keyword: opted out %v, open %v, texts %v", tc.name, tc.text, st.Contact.OptedOut, st.Open, texts(effects))
+			}
+		})
 	}
 }
 

@@ -99,18 +99,20 @@ func TestR36_AgentsSeeWhatTheyMayJoin(t *testing.T) {
 		{"another department's", nil, StateAssigned, "cid", false},
 		{"joining forbidden", []Department{closedPolicy, sales()}, StateAssigned, "bob", false},
 	} {
-		deps := tc.deps
-		if deps == nil {
-			deps = []Department{support(), sales()}
-		}
-		dir := world{deps: deps}.env(t, deskNow).Directory
-		_, conv := deskConv(tc.state, "ann")
-		if got := ScopeOf(ActorAgent, tc.agent, dir).Sees(conv); got != tc.want {
-			t.Errorf("%s: sees %v, want %v", tc.name, got, tc.want)
-		}
-		if got := MayJoin(tc.agent, conv, dir); got != tc.want {
-			t.Errorf("%s: MayJoin %v, want %v", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			deps := tc.deps
+			if deps == nil {
+				deps = []Department{support(), sales()}
+			}
+			dir := world{deps: deps}.env(t, deskNow).Directory
+			_, conv := deskConv(tc.state, "ann")
+			if got := ScopeOf(ActorAgent, tc.agent, dir).Sees(conv); got != tc.want {
+				t.Errorf("%s: sees %v, want %v", tc.name, got, tc.want)
+			}
+			if got := MayJoin(tc.agent, conv, dir); got != tc.want {
+				t.Errorf("%s: MayJoin %v, want %v", tc.name, got, tc.want)
+			}
+		})
 	}
 	d := support()
 	d.DeskPolicy.AgentTransfers = "tickets"

@@ -31,11 +31,13 @@ func TestR35_PromptPendingIsInNoQueue(t *testing.T) {
 		{Type: TypeCommandAccept, AgentID: "ann"}, // a desk
 		{Type: TypeCommandTransfer, Role: ActorSupervisor, AgentID: "sue", DeskArgs: &DeskArgs{ToAgent: "ann"}},
 	} {
-		c.RequestID, c.ConversationID = "r", conv.ID
-		dec := DecideDesk(DeskInput{Command: c, Conversation: conv, State: st}, world{online: []string{"ann"}}.env(t, closedAt))
-		if dec.Rejection == nil || dec.Rejection.Code != CodeAwaitingContactConsent {
-			t.Fatalf("%s as %s: %+v, want %s", c.Type, c.Role, dec.Rejection, CodeAwaitingContactConsent)
-		}
+		t.Run(string(c.Type)+" as "+string(c.Role), func(t *testing.T) {
+			c.RequestID, c.ConversationID = "r", conv.ID
+			dec := DecideDesk(DeskInput{Command: c, Conversation: conv, State: st}, world{online: []string{"ann"}}.env(t, closedAt))
+			if dec.Rejection == nil || dec.Rejection.Code != CodeAwaitingContactConsent {
+				t.Fatalf("%s as %s: %+v, want %s", c.Type, c.Role, dec.Rejection, CodeAwaitingContactConsent)
+			}
+		})
 	}
 	if _, taken := DecideQuickAccept(Command{Type: TypeCommandQuickAccept, RequestID: "q", AgentID: "ann", DeskArgs: &DeskArgs{Count: 1}},
 		[]*ContactState{st}, env); len(taken) != 0 {

@@ -152,17 +152,19 @@ func TestR3_NewConversationIsRoutedAndKeepsItsDepartment(t *testing.T) {
 		{businessNumber, "hello", "support"},
 	}
 	for _, tc := range cases {
-		st := newState()
-		in := msg("m1", tc.text, openNow)
-		in.To = tc.to
-		DecideInbound(st, in, w.env(t, openNow))
-		if st.Open.DepartmentID != tc.want || st.Open.BusinessAddress != tc.to {
-			t.Errorf("%q to %s: department %q address %q, want %s", tc.text, tc.to, st.Open.DepartmentID, st.Open.BusinessAddress, tc.want)
-		}
-		DecideInbound(st, msg("m2", "quote please", openNow.Add(time.Minute)), w.env(t, openNow.Add(time.Minute)))
-		if st.Open.DepartmentID != tc.want {
-			t.Errorf("later keyword moved the conversation to %s", st.Open.DepartmentID)
-		}
+		t.Run(tc.text+" to "+tc.to, func(t *testing.T) {
+			st := newState()
+			in := msg("m1", tc.text, openNow)
+			in.To = tc.to
+			DecideInbound(st, in, w.env(t, openNow))
+			if st.Open.DepartmentID != tc.want || st.Open.BusinessAddress != tc.to {
+				t.Errorf("%q to %s: department %q address %q, want %s", tc.text, tc.to, st.Open.DepartmentID, st.Open.BusinessAddress, tc.want)
+			}
+			DecideInbound(st, msg("m2", "quote please", openNow.Add(time.Minute)), w.env(t, openNow.Add(time.Minute)))
+			if st.Open.DepartmentID != tc.want {
+				t.Errorf("later keyword moved the conversation to %s", st.Open.DepartmentID)
+			}
+		})
 	}
 }
 
@@ -197,18 +199,20 @@ func TestR4_R5_ReachabilityDecidesLiveChatOrPrompt(t *testing.T) {
 		{"NY christmas eve holiday", world{deps: nyOffice(), online: []string{"ann"}}, nyAt(12, 24, 10, 0, 0), false},
 	}
 	for _, tc := range cases {
-		st := newState()
-		effects := DecideInbound(st, msg("m1", "hi", tc.now), tc.w.env(t, tc.now))
-		gotLive := st.Open.Intake == IntakeNone && st.Open.Kind == KindLiveChat
-		if gotLive != tc.liveChat {
-			t.Errorf("%s: live chat = %v (intake %q), want %v", tc.name, gotLive, st.Open.Intake, tc.liveChat)
-		}
-		if tc.liveChat && len(texts(effects)) != 0 {
-			t.Errorf("%s: live chat sent %v", tc.name, texts(effects))
-		}
-		if st.Open.State != StateUnassigned {
-			t.Errorf("%s: state %s, want unassigned", tc.name, st.Open.State)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			st := newState()
+			effects := DecideInbound(st, msg("m1", "hi", tc.now), tc.w.env(t, tc.now))
+			gotLive := st.Open.Intake == IntakeNone && st.Open.Kind == KindLiveChat
+			if gotLive != tc.liveChat {
+				t.Errorf("%s: live chat = %v (intake %q), want %v", tc.name, gotLive, st.Open.Intake, tc.liveChat)
+			}
+			if tc.liveChat && len(texts(effects)) != 0 {
+				t.Errorf("%s: live chat sent %v", tc.name, texts(effects))
+			}
+			if st.Open.State != StateUnassigned {
+				t.Errorf("%s: state %s, want unassigned", tc.name, st.Open.State)
+			}
+		})
 	}
 	// A one-off closure of two hours on an ordinary Tuesday.
 	w := world{online: []string{"ann"}, deps: []Department{support()}}
@@ -239,37 +243,39 @@ func TestR6_OutOfHoursSendsAutoResponderThenPrompt(t *testing.T) {
 		{"fr", "We are closed.", "en", DefaultTexts.LeaveMessagePrompt},
 	}
 	for _, tc := range cases {
-		st := newState()
-		st.Contact.LanguageOverride = tc.lang
-		effects := DecideInbound(st, msg("m1", "Hello", closedAt), unstaffed.env(t, closedAt))
-		c := st.Open
-		if c.Kind != KindLiveChat || c.State != StateUnassigned || c.Intake != IntakePrompted || !c.IntakeCloseOnDecline ||
-			!c.PromptExpiresAt.Equal(closedAt.Add(DefaultPromptExpiry)) || c.MessageCount != 1 || c.DepartmentID != "support" {
-			t.Fatalf("lang %q: conversation %+v", tc.lang, c)
-		}
-		if !same(eventTypes(effects), []string{gateway.TypeTicketCreated, gateway.TypeTicketMessageAdded,
-			gateway.TypeTicketMessageAdded, gateway.TypeTicketMessageAdded}) { // the message, then both texts (R37)
-			t.Fatalf("events %v", eventTypes(effects))
-		}
-		var sends []SendText
-		for _, e := range effects {
-			if s, ok := e.(SendText); ok {
-				sends = append(sends, s)
+		t.Run(tc.lang, func(t *testing.T) {
+			st := newState()
+			st.Contact.LanguageOverride = tc.lang
+			effects := DecideInbound(st, msg("m1", "Hello", closedAt), unstaffed.env(t, closedAt))
+			c := st.Open
+			if c.Kind != KindLiveChat || c.State != StateUnassigned || c.Intake != IntakePrompted || !c.IntakeCloseOnDecline ||
+				!c.PromptExpiresAt.Equal(closedAt.Add(DefaultPromptExpiry)) || c.MessageCount != 1 || c.DepartmentID != "support" {
+				t.Fatalf("lang %q: conversation %+v", tc.lang, c)
 			}
-		}
-		if len(sends) != 2 || sends[0].Kind != TextOutOfHours || sends[1].Kind != TextLeaveMessagePrompt {
-			t.Fatalf("sends = %v, want out_of_hours then prompt", texts(effects))
-		}
-		o := sends[0].Outbound
-		if o.Text != tc.wantOOH || sends[0].Language != tc.wantLang || sends[1].Outbound.Text != tc.wantPrompt ||
-			o.Channel != gateway.ChannelAPI || o.To != "+27821234567" || o.From != businessNumber ||
-			o.RequestID != "auto:api:m1:out_of_hours" || sends[1].Outbound.RequestID != "auto:api:m1:leave_message_prompt" ||
-			sends[0].Conv != c || !o.CreatedAt.Equal(closedAt) {
-			t.Fatalf("lang %q: sends %+v", tc.lang, sends)
-		}
-		if err := o.Validate(); err != nil {
-			t.Fatal(err)
-		}
+			if !same(eventTypes(effects), []string{gateway.TypeTicketCreated, gateway.TypeTicketMessageAdded,
+				gateway.TypeTicketMessageAdded, gateway.TypeTicketMessageAdded}) { // the message, then both texts (R37)
+				t.Fatalf("events %v", eventTypes(effects))
+			}
+			var sends []SendText
+			for _, e := range effects {
+				if s, ok := e.(SendText); ok {
+					sends = append(sends, s)
+				}
+			}
+			if len(sends) != 2 || sends[0].Kind != TextOutOfHours || sends[1].Kind != TextLeaveMessagePrompt {
+				t.Fatalf("sends = %v, want out_of_hours then prompt", texts(effects))
+			}
+			o := sends[0].Outbound
+			if o.Text != tc.wantOOH || sends[0].Language != tc.wantLang || sends[1].Outbound.Text != tc.wantPrompt ||
+				o.Channel != gateway.ChannelAPI || o.To != "+27821234567" || o.From != businessNumber ||
+				o.RequestID != "auto:api:m1:out_of_hours" || sends[1].Outbound.RequestID != "auto:api:m1:leave_message_prompt" ||
+				sends[0].Conv != c || !o.CreatedAt.Equal(closedAt) {
+				t.Fatalf("lang %q: sends %+v", tc.lang, sends)
+			}
+			if err := o.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -549,38 +555,40 @@ func TestR15_ClosedReopensWithinTheWindowDeletedNever(t *testing.T) {
 		{"archived", closedTicket(StateClosed, time.Hour, true), Config{}, false},
 	}
 	for _, tc := range cases {
-		for _, w := range []world{staffed, unstaffed} {
-			w.cfg = tc.cfg
-			old := tc.st.Last
-			st := &ContactState{Contact: tc.st.Contact, Last: &Conversation{}}
-			*st.Last = *old
-			effects := DecideInbound(st, msg("m1", "about my ticket", openNow), w.env(t, openNow))
-			got := st.Open.ID == 60
-			if got != tc.reopened {
-				t.Errorf("%s (online %v): reopened = %v, want %v", tc.name, w.online, got, tc.reopened)
-				continue
-			}
-			if !got {
-				if count[CreateConversation](effects) != 1 || st.Last.State != old.State {
-					t.Errorf("%s: no new conversation or old one touched", tc.name)
+		t.Run(tc.name, func(t *testing.T) {
+			for _, w := range []world{staffed, unstaffed} {
+				w.cfg = tc.cfg
+				old := tc.st.Last
+				st := &ContactState{Contact: tc.st.Contact, Last: &Conversation{}}
+				*st.Last = *old
+				effects := DecideInbound(st, msg("m1", "about my ticket", openNow), w.env(t, openNow))
+				got := st.Open.ID == 60
+				if got != tc.reopened {
+					t.Errorf("%s (online %v): reopened = %v, want %v", tc.name, w.online, got, tc.reopened)
+					continue
 				}
-				continue
+				if !got {
+					if count[CreateConversation](effects) != 1 || st.Last.State != old.State {
+						t.Errorf("%s: no new conversation or old one touched", tc.name)
+					}
+					continue
+				}
+				c := st.Open
+				if c.State != StateUnassigned || !c.ClosedAt.IsZero() || c.CloseReason != "" || !c.ArchiveAt.IsZero() || c.MessageCount != 4 || st.Last != nil {
+					t.Errorf("%s: reopened conversation %+v", tc.name, c)
+				}
+				types := eventTypes(effects)
+				if types[0] != gateway.TypeTicketReopened {
+					t.Errorf("%s: events %v", tc.name, types)
+				}
+				if len(w.online) == 0 && (c.Intake != IntakePrompted || !c.IntakeCloseOnDecline) {
+					t.Errorf("%s: out of hours reopen not prompted: %+v", tc.name, c)
+				}
+				if len(w.online) > 0 && c.Kind != KindLiveChat {
+					t.Errorf("%s: reopened with an agent reachable as %s", tc.name, c.Kind)
+				}
 			}
-			c := st.Open
-			if c.State != StateUnassigned || !c.ClosedAt.IsZero() || c.CloseReason != "" || !c.ArchiveAt.IsZero() || c.MessageCount != 4 || st.Last != nil {
-				t.Errorf("%s: reopened conversation %+v", tc.name, c)
-			}
-			types := eventTypes(effects)
-			if types[0] != gateway.TypeTicketReopened {
-				t.Errorf("%s: events %v", tc.name, types)
-			}
-			if len(w.online) == 0 && (c.Intake != IntakePrompted || !c.IntakeCloseOnDecline) {
-				t.Errorf("%s: out of hours reopen not prompted: %+v", tc.name, c)
-			}
-			if len(w.online) > 0 && c.Kind != KindLiveChat {
-				t.Errorf("%s: reopened with an agent reachable as %s", tc.name, c.Kind)
-			}
-		}
+		})
 	}
 }
 
@@ -627,22 +635,24 @@ func TestR22_SnoozeLastsFiveMinutesToADayAndWakesOnTime(t *testing.T) {
 		ok bool
 	}{{5*time.Minute - time.Second, false}, {5 * time.Minute, true}, {24 * time.Hour, true}, {24*time.Hour + time.Second, false}}
 	for _, tc := range cases {
-		st := openTicket(StateAssigned)
-		effects, err := DecideSnooze(st, openNow.Add(tc.d), staffed.env(t, openNow))
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrSnoozeOutOfRange)) {
-			t.Fatalf("snooze %v: err %v", tc.d, err)
-		}
-		if !tc.ok {
-			continue
-		}
-		if st.Open.State != StateSnoozed || st.Open.SnoozedFrom != StateAssigned || !same(eventTypes(effects), []string{gateway.TypeTicketSnoozed}) {
-			t.Fatalf("snooze %v: %+v", tc.d, st.Open)
-		}
-		due := openNow.Add(tc.d)
-		effects = DecideTimer(st, Timer{TimerSnoozeWake, st.Open}, staffed.env(t, due))
-		if st.Open.State != StateAssigned || !same(reasons(effects), []string{"woken:snooze_expired"}) {
-			t.Fatalf("wake %v: %+v %v", tc.d, st.Open, reasons(effects))
-		}
+		t.Run(tc.d.String(), func(t *testing.T) {
+			st := openTicket(StateAssigned)
+			effects, err := DecideSnooze(st, openNow.Add(tc.d), staffed.env(t, openNow))
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrSnoozeOutOfRange)) {
+				t.Fatalf("snooze %v: err %v", tc.d, err)
+			}
+			if !tc.ok {
+				return
+			}
+			if st.Open.State != StateSnoozed || st.Open.SnoozedFrom != StateAssigned || !same(eventTypes(effects), []string{gateway.TypeTicketSnoozed}) {
+				t.Fatalf("snooze %v: %+v", tc.d, st.Open)
+			}
+			due := openNow.Add(tc.d)
+			effects = DecideTimer(st, Timer{TimerSnoozeWake, st.Open}, staffed.env(t, due))
+			if st.Open.State != StateAssigned || !same(reasons(effects), []string{"woken:snooze_expired"}) {
+				t.Fatalf("wake %v: %+v %v", tc.d, st.Open, reasons(effects))
+			}
+		})
 	}
 	st := openTicket(StateClosed)
 	if _, err := DecideSnooze(st, openNow.Add(time.Hour), staffed.env(t, openNow)); !errors.Is(err, ErrNotOpen) {

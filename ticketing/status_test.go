@@ -63,14 +63,16 @@ func TestR32_StatusesNeverMoveAMessageBackwards(t *testing.T) {
 		{"queued after sending", gateway.StatusSending, "", st(gateway.StatusQueued, "", ""), false, gateway.StatusSending, "", ""},
 	}
 	for _, tc := range cases {
-		m := &Message{Direction: DirectionOutbound, RequestID: "r1", ProviderID: tc.pid, Status: tc.from}
-		if got := ApplyStatus(m, tc.status); got != tc.applied || m.Status != tc.want || m.ProviderID != tc.wantPID || m.ErrorCode != tc.wantCode {
-			t.Errorf("%s: applied %v status %s pid %q code %q; want %v %s %q %q", tc.name, got, m.Status, m.ProviderID, m.ErrorCode,
-				tc.applied, tc.want, tc.wantPID, tc.wantCode)
-		}
-		if tc.applied && !m.StatusAt.Equal(at) {
-			t.Errorf("%s: status_at %v", tc.name, m.StatusAt)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Message{Direction: DirectionOutbound, RequestID: "r1", ProviderID: tc.pid, Status: tc.from}
+			if got := ApplyStatus(m, tc.status); got != tc.applied || m.Status != tc.want || m.ProviderID != tc.wantPID || m.ErrorCode != tc.wantCode {
+				t.Errorf("%s: applied %v status %s pid %q code %q; want %v %s %q %q", tc.name, got, m.Status, m.ProviderID, m.ErrorCode,
+					tc.applied, tc.want, tc.wantPID, tc.wantCode)
+			}
+			if tc.applied && !m.StatusAt.Equal(at) {
+				t.Errorf("%s: status_at %v", tc.name, m.StatusAt)
+			}
+		})
 	}
 }
 

@@ -428,17 +428,19 @@ func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
 		{`{"id":"m","from":"c","text":"bell \u0007"}`, "text"},
 		{`{"id":"m","from":"c","text":"hi","contact_name":"Ada\nLovelace"}`, "contact_name"},
 	} {
-		pub := &testkit.Publisher{}
-		resp := post(t, newHandler(pub), "application/json", tt.body)
-		if resp.StatusCode != http.StatusUnprocessableEntity {
-			t.Fatalf("%s: status %d, want 422", tt.body, resp.StatusCode)
-		}
-		if e := decodeError(t, resp); e.Error.Code != "invalid_message" || len(e.Error.Details) != 1 || e.Error.Details[0].Field != tt.field {
-			t.Errorf("%s: error %+v, want invalid_message naming %s", tt.body, e.Error, tt.field)
-		}
-		if calls := pub.Calls(); calls != 0 {
-			t.Errorf("%s: published although refused", tt.body)
-		}
+		t.Run(tt.body, func(t *testing.T) {
+			pub := &testkit.Publisher{}
+			resp := post(t, newHandler(pub), "application/json", tt.body)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("%s: status %d, want 422", tt.body, resp.StatusCode)
+			}
+			if e := decodeError(t, resp); e.Error.Code != "invalid_message" || len(e.Error.Details) != 1 || e.Error.Details[0].Field != tt.field {
+				t.Errorf("%s: error %+v, want invalid_message naming %s", tt.body, e.Error, tt.field)
+			}
+			if calls := pub.Calls(); calls != 0 {
+				t.Errorf("%s: published although refused", tt.body)
+			}
+		})
 	}
 }
 
@@ -448,27 +450,33 @@ func TestR38_NULInTextOrContactNameIsRefused(t *testing.T) {
 func TestR34_LanguageIsRecordedCanonical(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"pt-br": "pt_BR", "EN": "en", " zh-hant-tw ": "zh_Hant_TW", "es_419": "es_419"} {
-		pub := &testkit.Publisher{}
-		body := fmt.Sprintf(`{"id":"m","from":"c","text":"hi","language":%q}`, in)
-		if resp := post(t, newHandler(pub), "application/json", body); resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("language %q: status %d, want 202", in, resp.StatusCode)
-		}
-		msgs := pub.Messages()
-		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
-		if err != nil || rec.Language != want {
-			t.Errorf("language %q recorded as %q (%v), want %q", in, rec.Language, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			pub := &testkit.Publisher{}
+			body := fmt.Sprintf(`{"id":"m","from":"c","text":"hi","language":%q}`, in)
+			if resp := post(t, newHandler(pub), "application/json", body); resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("language %q: status %d, want 202", in, resp.StatusCode)
+			}
+			msgs := pub.Messages()
+			_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
+			if err != nil || rec.Language != want {
+				t.Errorf("language %q recorded as %q (%v), want %q", in, rec.Language, err, want)
+			}
+		})
 	}
 	for _, bad := range []string{"english", "pt-BR-x-private", "p", "pt\u0000"} {
-		pub := &testkit.Publisher{}
-		body := `{"id":"m","from":"c","text":"hi","language":` + hostileLiteral(bad) + `}`
-		resp := post(t, newHandler(pub), "application/json", body)
-		if resp.StatusCode != http.StatusUnprocessableEntity {
-			t.Fatalf("language %q: status %d, want 422", bad, resp.StatusCode)
-		}
-		if e := decodeError(t, resp); len(e.Error.Details) != 1 || e.Error.Details[0].Field != "language" {
-			t.Errorf("language %q: details %+v, want language", bad, e.Error.Details)
-		}
+		t.Run(bad, func(t *testing.T) {
+			t.Parallel()
+			pub := &testkit.Publisher{}
+			body := `{"id":"m","from":"c","text":"hi","language":` + hostileLiteral(bad) + `}`
+			resp := post(t, newHandler(pub), "application/json", body)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("language %q: status %d, want 422", bad, resp.StatusCode)
+			}
+			if e := decodeError(t, resp); len(e.Error.Details) != 1 || e.Error.Details[0].Field != "language" {
+				t.Errorf("language %q: details %+v, want language", bad, e.Error.Details)
+			}
+		})
 	}
 }
 
@@ -491,22 +499,24 @@ func TestR24_EndChatEventBecomesAnEndChatRecord(t *testing.T) {
 		{`{"id":"e6","from":"c","type":"END_CHAT"}`, http.StatusUnprocessableEntity, "", "type"},
 	}
 	for _, tt := range tests {
-		pub := &testkit.Publisher{}
-		resp := post(t, newHandler(pub), "application/json", tt.body)
-		if resp.StatusCode != tt.status {
-			t.Fatalf("%s: status %d, want %d", tt.body, resp.StatusCode, tt.status)
-		}
-		if tt.badField != "" {
-			if e := decodeError(t, resp); len(e.Error.Details) == 0 || e.Error.Details[0].Field != tt.badField {
-				t.Errorf("%s: details %+v, want %s", tt.body, e.Error.Details, tt.badField)
+		t.Run(tt.body, func(t *testing.T) {
+			pub := &testkit.Publisher{}
+			resp := post(t, newHandler(pub), "application/json", tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%s: status %d, want %d", tt.body, resp.StatusCode, tt.status)
 			}
-			continue
-		}
-		msgs := pub.Messages()
-		_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
-		if err != nil || rec.Kind != tt.kind {
-			t.Errorf("%s: kind %q (%v), want %q", tt.body, rec.Kind, err, tt.kind)
-		}
+			if tt.badField != "" {
+				if e := decodeError(t, resp); len(e.Error.Details) == 0 || e.Error.Details[0].Field != tt.badField {
+					t.Errorf("%s: details %+v, want %s", tt.body, e.Error.Details, tt.badField)
+				}
+				return
+			}
+			msgs := pub.Messages()
+			_, rec, err := gateway.DecodeRecord[gateway.Inbound](msgs[0].Value)
+			if err != nil || rec.Kind != tt.kind {
+				t.Errorf("%s: kind %q (%v), want %q", tt.body, rec.Kind, err, tt.kind)
+			}
+		})
 	}
 }
 

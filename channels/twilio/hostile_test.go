@@ -215,12 +215,14 @@ func TestR38_HostileCorpusAtTheTwilioWebhooks(t *testing.T) {
 		send("status", h.Name, "MessageStatus", "", stForm, statusWants("MessageStatus", h))
 	}
 	for _, c := range hostile.Coordinates() {
-		form := waForm("Body", "", "Latitude", c.LatitudeText, "Longitude", c.LongText)
-		field := "Latitude"
-		if c.LatitudeText == "-33.9" {
-			field = "Longitude"
-		}
-		send("messages", c.Name, field, "", form, refused400)
+		t.Run(c.Name, func(t *testing.T) {
+			form := waForm("Body", "", "Latitude", c.LatitudeText, "Longitude", c.LongText)
+			field := "Latitude"
+			if c.LatitudeText == "-33.9" {
+				field = "Longitude"
+			}
+			send("messages", c.Name, field, "", form, refused400)
+		})
 	}
 	for _, p := range hostile.PhoneNumbers() {
 		want := refused400

@@ -71,13 +71,15 @@ func TestSplitAddress(t *testing.T) {
 		{"+" + strings.Repeat("1", 200), "", "", true},
 	}
 	for _, tt := range tests {
-		ch, addr, err := splitAddress(tt.in)
-		if (err != nil) != tt.err || ch != tt.channel || addr != tt.addr {
-			t.Errorf("splitAddress(%q) = %q, %q, %v", tt.in, ch, addr, err)
-		}
-		if err != nil && strings.Contains(err.Error(), "3881111") {
-			t.Errorf("error %q shows the number unmasked", err)
-		}
+		t.Run(tt.in, func(t *testing.T) {
+			ch, addr, err := splitAddress(tt.in)
+			if (err != nil) != tt.err || ch != tt.channel || addr != tt.addr {
+				t.Errorf("splitAddress(%q) = %q, %q, %v", tt.in, ch, addr, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "3881111") {
+				t.Errorf("error %q shows the number unmasked", err)
+			}
+		})
 	}
 }
 
@@ -102,9 +104,11 @@ func TestSMSSegments(t *testing.T) {
 		{"courier's long send", "This is a longer message than 160 characters and will cause us to split it into two separate parts, isn't that right but it is even longer than before I say, I need to keep adding more things to make it work", 2},
 	}
 	for _, tt := range tests {
-		if got := smsSegments(tt.body); got != tt.want {
-			t.Errorf("%s: %d segments, want %d", tt.name, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := smsSegments(tt.body); got != tt.want {
+				t.Errorf("%s: %d segments, want %d", tt.name, got, tt.want)
+			}
+		})
 	}
 }
 

@@ -517,10 +517,12 @@ func TestNewProvider_Refuses(t *testing.T) {
 		"not a Twilio channel": {testConfig(public), gateway.ChannelAPI, "api"},
 		"invalid":              {func() twilio.Config { c := testConfig(public); c.AuthToken = "not-alnum"; return c }(), gateway.ChannelSMS, "TWILIO_AUTH_TOKEN"},
 	} {
-		_, err := twilio.NewProvider(tc.cfg, tc.ch, twilio.ProviderOptions{})
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			_, err := twilio.NewProvider(tc.cfg, tc.ch, twilio.ProviderOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -604,30 +606,32 @@ func TestRecordedSendReplies(t *testing.T) {
 		"No SID":               "sent ",
 	}
 	for _, c := range fixtures(t).OutgoingSend {
-		outcome, ok := want[c.Label]
-		if c.Group != "T" || !ok {
-			continue
-		}
-		delete(want, c.Label)
-		var rep reply
-		for _, rs := range c.Responses {
-			rep = reply{status: rs[0].Status, body: rs[0].Body}
-		}
-		s := newStandIn(t, rep)
-		id, err := newProvider(t, providerConfig(s.URL), gateway.ChannelSMS).Send(context.Background(), outboundSMS("r", "hi"))
-		got := "sent " + id
-		var se *sender.Error
-		if errors.As(err, &se) {
-			got = map[bool]string{true: "permanent ", false: "temporary "}[se.Permanent] + se.Code
-			if se.OptedOut {
-				got += " opted out"
+		t.Run(c.Label, func(t *testing.T) {
+			outcome, ok := want[c.Label]
+			if c.Group != "T" || !ok {
+				return
 			}
-		} else if err != nil {
-			got = err.Error()
-		}
-		if got != outcome {
-			t.Errorf("%s: %q, want %q", c.Label, got, outcome)
-		}
+			delete(want, c.Label)
+			var rep reply
+			for _, rs := range c.Responses {
+				rep = reply{status: rs[0].Status, body: rs[0].Body}
+			}
+			s := newStandIn(t, rep)
+			id, err := newProvider(t, providerConfig(s.URL), gateway.ChannelSMS).Send(context.Background(), outboundSMS("r", "hi"))
+			got := "sent " + id
+			var se *sender.Error
+			if errors.As(err, &se) {
+				got = map[bool]string{true: "permanent ", false: "temporary "}[se.Permanent] + se.Code
+				if se.OptedOut {
+					got += " opted out"
+				}
+			} else if err != nil {
+				got = err.Error()
+			}
+			if got != outcome {
+				t.Errorf("%s: %q, want %q", c.Label, got, outcome)
+			}
+		})
 	}
 	for label := range want {
 		t.Errorf("%s: not in testdata", label)

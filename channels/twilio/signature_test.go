@@ -67,27 +67,29 @@ func TestSignatureVectors_ThroughWebhooks(t *testing.T) {
 				{"other parameter", target, tampered.Encode(), v.Expected, false},
 				{"other query", target + map[bool]string{true: "&x=1", false: "?x=1"}[u.RawQuery != ""], form.Encode(), v.Expected, false},
 			} {
-				pub := &testkit.Publisher{}
-				w := newWebhooks(t, testConfig(base), pub)
-				h := w.MessagesHandler()
-				if strings.Contains(u.Path, "/status") {
-					h = w.StatusHandler()
-				}
-				req := httptest.NewRequest(http.MethodPost, tc.target, strings.NewReader(tc.body))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("X-Twilio-Signature", tc.sig)
-				rec := serve(h, req)
-				if got := rec.Code != http.StatusForbidden; got != tc.ok {
-					t.Errorf("%s: status %d, body %s", tc.name, rec.Code, rec.Body.String())
-				}
-				if !tc.ok {
-					if e := decodeError(t, rec); e.Error.Code != "invalid_signature" {
-						t.Errorf("%s: code %q, want invalid_signature", tc.name, e.Error.Code)
+				t.Run(tc.name, func(t *testing.T) {
+					pub := &testkit.Publisher{}
+					w := newWebhooks(t, testConfig(base), pub)
+					h := w.MessagesHandler()
+					if strings.Contains(u.Path, "/status") {
+						h = w.StatusHandler()
 					}
-					if n := len(pub.Messages()); n != 0 {
-						t.Errorf("%s: %d records published for a refused request", tc.name, n)
+					req := httptest.NewRequest(http.MethodPost, tc.target, strings.NewReader(tc.body))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("X-Twilio-Signature", tc.sig)
+					rec := serve(h, req)
+					if got := rec.Code != http.StatusForbidden; got != tc.ok {
+						t.Errorf("%s: status %d, body %s", tc.name, rec.Code, rec.Body.String())
 					}
-				}
+					if !tc.ok {
+						if e := decodeError(t, rec); e.Error.Code != "invalid_signature" {
+							t.Errorf("%s: code %q, want invalid_signature", tc.name, e.Error.Code)
+						}
+						if n := len(pub.Messages()); n != 0 {
+							t.Errorf("%s: %d records published for a refused request", tc.name, n)
+						}
+					}
+				})
 			}
 		})
 	}

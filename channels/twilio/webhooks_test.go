@@ -682,10 +682,12 @@ func TestNewWebhooks_Refuses(t *testing.T) {
 		"no publisher":          {testConfig(public), nil, "Publisher"},
 		"invalid configuration": {func() twilio.Config { c := testConfig("ftp://x"); return c }(), &testkit.Publisher{}, "CHATGATE_PUBLIC_URL"},
 	} {
-		_, err := twilio.NewWebhooks(tc.cfg, twilio.WebhookOptions{Publisher: tc.pub})
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			_, err := twilio.NewWebhooks(tc.cfg, twilio.WebhookOptions{Publisher: tc.pub})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -206,13 +206,15 @@ func TestDeadletterReplay_RecordsRefusedBeforeKafka(t *testing.T) {
 		{[]string{"--source", "chatgate/test-other"}, []string{"deadletter:chatgate.commands:1:9"}},
 		{[]string{"--topic", "chatgate.commands"}, []string{"deadletter:chatgate.commands:1:9"}},
 	} {
-		var got []string
-		for _, e := range listDeadletters(t, brokers, tc.args...) {
-			got = append(got, e.ID)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("list %v = %v, want %v", tc.args, got, tc.want)
-		}
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got []string
+			for _, e := range listDeadletters(t, brokers, tc.args...) {
+				got = append(got, e.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("list %v = %v, want %v", tc.args, got, tc.want)
+			}
+		})
 	}
 
 	// Not replayable: named, and nothing is replayed, not even the good one.

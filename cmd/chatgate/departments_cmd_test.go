@@ -143,10 +143,12 @@ func TestR3_DepartmentsCLIRefusesInvalidFiles(t *testing.T) {
 		{"empty", "# nothing\n", "empty"},
 	}
 	for _, c := range cases {
-		_, err := runDepartments(t, db, "apply", "-f", writeFile(t, "bad.yaml", c.file))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := runDepartments(t, db, "apply", "-f", writeFile(t, "bad.yaml", c.file))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: err = %v, want it to mention %q", c.name, err, c.want)
+			}
+		})
 	}
 	if n := len(departmentVersions(t, db)); n != 0 {
 		t.Fatalf("invalid files stored %d departments", n)

@@ -471,13 +471,15 @@ func TestAPIChannel_BadRequestsWriteNothing(t *testing.T) {
 		{"body too large", `{"id":"a","from":"+1","text":"` + strings.Repeat("y", 70<<10) + `"}`, testToken, 413, "body_too_large"},
 	}
 	for _, tc := range cases {
-		code, body := s.post(t, tc.body, tc.token)
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if err := json.Unmarshal(body, &e); err != nil || code != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
-			t.Errorf("%s: got %d %s, want %d %s", tc.name, code, bytes.TrimSpace(body), tc.status, tc.code)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := s.post(t, tc.body, tc.token)
+			var e struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if err := json.Unmarshal(body, &e); err != nil || code != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
+				t.Errorf("%s: got %d %s, want %d %s", tc.name, code, bytes.TrimSpace(body), tc.status, tc.code)
+			}
+		})
 	}
 	s.mustPost(t, apiMessage{ID: "good", From: "+15550009999", Text: "only me"})
 	collectTickets(t, s.brokers, 2, 30*time.Second)

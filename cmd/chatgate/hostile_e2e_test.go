@@ -113,14 +113,16 @@ func TestR38_HostileCorpusAtEveryEntrance(t *testing.T) {
 		}
 	}
 	for i, c := range hostile.Coordinates() {
-		form := smsForm(sid(1000+i, "loc"), "+15557770101", "")
-		form.Set("Latitude", c.LatitudeText)
-		form.Set("Longitude", c.LongText)
-		code, _ := s.postTwilio(t, twilio.MessagesPath, form, "")
-		record("twilio", "coordinates "+c.Name, code)
-		if code == http.StatusOK {
-			acked[form.Get("MessageSid")] = true
-		}
+		t.Run(c.Name, func(t *testing.T) {
+			form := smsForm(sid(1000+i, "loc"), "+15557770101", "")
+			form.Set("Latitude", c.LatitudeText)
+			form.Set("Longitude", c.LongText)
+			code, _ := s.postTwilio(t, twilio.MessagesPath, form, "")
+			record("twilio", "coordinates "+c.Name, code)
+			if code == http.StatusOK {
+				acked[form.Get("MessageSid")] = true
+			}
+		})
 	}
 	for i, p := range hostile.PhoneNumbers() {
 		form := smsForm(sid(2000+i, "phone"), p.Value, "hi")

@@ -125,13 +125,15 @@ func TestTokensCLIRefusesBadInput(t *testing.T) {
 		{[]string{"revoke", "abc"}, `"abc" is not a token id`},
 		{[]string{"revoke", "42"}, "revoke token 42: token not found"},
 	} {
-		out, errOut, err := runTokens(t, db, tt.args...)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("tokens %v: err %v, want %q", tt.args, err, tt.want)
-		}
-		if out != "" || strings.Contains(errOut, "cg_") {
-			t.Errorf("tokens %v printed %q / %q", tt.args, out, errOut)
-		}
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, err := runTokens(t, db, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("tokens %v: err %v, want %q", tt.args, err, tt.want)
+			}
+			if out != "" || strings.Contains(errOut, "cg_") {
+				t.Errorf("tokens %v printed %q / %q", tt.args, out, errOut)
+			}
+		})
 	}
 	if out, _ := mustRunTokens(t, db, "list", "--all", "--json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("refused commands wrote tokens:\n%s", out)

@@ -380,10 +380,12 @@ func TestR30_List(t *testing.T) {
 		{"?name_prefix=order_", []string{"order_shipped/en", "order_shipped/es", "order_shipped/pt_BR"}},
 	}
 	for _, tt := range tests {
-		r := a.do("GET", "/v1/templates"+tt.query, nil).want(t, http.StatusOK, "")
-		if got := keys(r); !slices.Equal(got, tt.want) {
-			t.Errorf("GET /v1/templates%s = %v, want %v", tt.query, got, tt.want)
-		}
+		t.Run(tt.query, func(t *testing.T) {
+			r := a.do("GET", "/v1/templates"+tt.query, nil).want(t, http.StatusOK, "")
+			if got := keys(r); !slices.Equal(got, tt.want) {
+				t.Errorf("GET /v1/templates%s = %v, want %v", tt.query, got, tt.want)
+			}
+		})
 	}
 
 	var paged []string
@@ -470,12 +472,14 @@ func TestStoreFailures(t *testing.T) {
 		{fmt.Errorf("list: %w", gateway.ErrUnavailable), http.StatusServiceUnavailable, "unavailable"},
 	}
 	for _, tt := range tests {
-		a := newAPIOn(t, failingStore{ListFunc: func(context.Context, *templates.ListParams) (*templates.ListResult, error) {
-			return nil, tt.err
-		}})
-		r := a.do("GET", "/v1/templates", nil).want(t, tt.status, tt.code)
-		if strings.Contains(r.raw, "secret") {
-			t.Fatalf("internal error text leaked: %s", r.raw)
-		}
+		t.Run(tt.code, func(t *testing.T) {
+			a := newAPIOn(t, failingStore{ListFunc: func(context.Context, *templates.ListParams) (*templates.ListResult, error) {
+				return nil, tt.err
+			}})
+			r := a.do("GET", "/v1/templates", nil).want(t, tt.status, tt.code)
+			if strings.Contains(r.raw, "secret") {
+				t.Fatalf("internal error text leaked: %s", r.raw)
+			}
+		})
 	}
 }

@@ -222,25 +222,27 @@ func TestApplyRefusesBeforeWriting(t *testing.T) {
 		}, []string{"templates[0].status"}},
 	}
 	for _, tt := range tests {
-		ts := tt.edit(parse(t, applyFile))
-		_, perr := templates.Plan(ctx, s, ts)
-		if tt.fields == nil {
-			if perr != nil {
-				t.Errorf("%s: Plan() = %v, want nil", tt.name, perr)
+		t.Run(tt.name, func(t *testing.T) {
+			ts := tt.edit(parse(t, applyFile))
+			_, perr := templates.Plan(ctx, s, ts)
+			if tt.fields == nil {
+				if perr != nil {
+					t.Errorf("%s: Plan() = %v, want nil", tt.name, perr)
+				}
+				return
 			}
-			continue
-		}
-		_, err := templates.Apply(ctx, s, ts)
-		var ve *templates.ValidationError
-		if !errors.As(err, &ve) || !errors.Is(err, templates.ErrInvalid) || !reflect.DeepEqual(ve.Fields(), tt.fields) {
-			t.Errorf("%s: Apply() = %v, want a ValidationError on %v", tt.name, err, tt.fields)
-		}
-		if !reflect.DeepEqual(perr, err) {
-			t.Errorf("%s: Plan() = %v, Apply() = %v; want the same", tt.name, perr, err)
-		}
-		if after := snapshot(t, pool); after != before {
-			t.Fatalf("%s: a refused apply changed the store", tt.name)
-		}
+			_, err := templates.Apply(ctx, s, ts)
+			var ve *templates.ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, templates.ErrInvalid) || !reflect.DeepEqual(ve.Fields(), tt.fields) {
+				t.Errorf("%s: Apply() = %v, want a ValidationError on %v", tt.name, err, tt.fields)
+			}
+			if !reflect.DeepEqual(perr, err) {
+				t.Errorf("%s: Plan() = %v, Apply() = %v; want the same", tt.name, perr, err)
+			}
+			if after := snapshot(t, pool); after != before {
+				t.Fatalf("%s: a refused apply changed the store", tt.name)
+			}
+		})
 	}
 }
 

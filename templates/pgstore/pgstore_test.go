@@ -340,9 +340,11 @@ func TestR30_ListFiltersAndPages(t *testing.T) {
 		{templates.ListParams{Language: "fr"}, nil},
 	}
 	for _, tt := range tests {
-		if got := names(tt.p); !slices.Equal(got, tt.want) {
-			t.Errorf("List(%+v) = %v, want %v", tt.p, got, tt.want)
-		}
+		t.Run(fmt.Sprintf("%+v", tt.p), func(t *testing.T) {
+			if got := names(tt.p); !slices.Equal(got, tt.want) {
+				t.Errorf("List(%+v) = %v, want %v", tt.p, got, tt.want)
+			}
+		})
 	}
 
 	// Pages of two, following the cursor, give every row once, in order.
@@ -446,18 +448,20 @@ func TestR28_ApprovedFitsConversation(t *testing.T) {
 		{"api", "", templates.FallbackOrder{}, []string{"only_pt/pt"}},
 	}
 	for _, tt := range tests {
-		got, err := s.Approved(ctx, tt.channel, tt.lang, tt.fallback)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(key(got), tt.want) {
-			t.Errorf("Approved(%s, %q, %+v) = %v, want %v", tt.channel, tt.lang, tt.fallback, key(got), tt.want)
-		}
-		for _, tm := range got {
-			if err := templates.Sendable(tm); err != nil {
-				t.Errorf("Approved returned an unsendable template: %v", err)
+		t.Run(fmt.Sprintf("%s %s %+v", tt.channel, tt.lang, tt.fallback), func(t *testing.T) {
+			got, err := s.Approved(ctx, tt.channel, tt.lang, tt.fallback)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			if !slices.Equal(key(got), tt.want) {
+				t.Errorf("Approved(%s, %q, %+v) = %v, want %v", tt.channel, tt.lang, tt.fallback, key(got), tt.want)
+			}
+			for _, tm := range got {
+				if err := templates.Sendable(tm); err != nil {
+					t.Errorf("Approved returned an unsendable template: %v", err)
+				}
+			}
+		})
 	}
 }
 

@@ -28,13 +28,15 @@ func TestR38_DataErrorOfTheStoreIsNotARetry(t *testing.T) {
 		{fmt.Errorf("execute: %w", &pgconn.PgError{Code: "40P01"}), 503, "unavailable"},
 		{errors.New("dial tcp 127.0.0.1:5432: connection refused"), 503, "unavailable"},
 	} {
-		rec := httptest.NewRecorder()
-		writeFailure(rec, tt.err, "retry with the same request_id")
-		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), `"code":"`+tt.code+`"`) {
-			t.Errorf("%v: %d %s, want %d %s", tt.err, rec.Code, rec.Body.String(), tt.status, tt.code)
-		}
-		if retry := rec.Header().Get("Retry-After") != ""; retry != (tt.status == http.StatusServiceUnavailable) {
-			t.Errorf("%v: Retry-After set = %v", tt.err, retry)
-		}
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			writeFailure(rec, tt.err, "retry with the same request_id")
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), `"code":"`+tt.code+`"`) {
+				t.Errorf("%v: %d %s, want %d %s", tt.err, rec.Code, rec.Body.String(), tt.status, tt.code)
+			}
+			if retry := rec.Header().Get("Retry-After") != ""; retry != (tt.status == http.StatusServiceUnavailable) {
+				t.Errorf("%v: Retry-After set = %v", tt.err, retry)
+			}
+		})
 	}
 }

@@ -230,10 +230,12 @@ func TestR38_NULInADeskReplyCommentOrSearchIsNotA503(t *testing.T) {
 		{"agent id of 300 characters", "PUT", "/v1/agents/" + strings.Repeat("a", 300) + "/sign", jsonBody("request_id", `"r-5"`, "sign", "true"), 422, "invalid_command", "agent_id"},
 		{"media_urls on a reply", "POST", conv + "/messages", jsonBody("request_id", `"r-6"`, "agent_id", `"ann"`, "text", `"hi"`, "media_urls", `[]`), 400, "unknown_field", "media_urls"},
 	} {
-		status, code, field := d.raw(t, tt.method, tt.path, tt.body)
-		if status != tt.status || code != tt.code || field != tt.field {
-			t.Errorf("%s: %d %s naming %q, want %d %s naming %q", tt.what, status, code, field, tt.status, tt.code, tt.field)
-		}
+		t.Run(tt.what, func(t *testing.T) {
+			status, code, field := d.raw(t, tt.method, tt.path, tt.body)
+			if status != tt.status || code != tt.code || field != tt.field {
+				t.Errorf("%s: %d %s naming %q, want %d %s naming %q", tt.what, status, code, field, tt.status, tt.code, tt.field)
+			}
+		})
 	}
 	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'outbound'`); n != 0 {
 		t.Errorf("%d outbound messages stored for refused requests", n)

@@ -170,9 +170,11 @@ func TestR34_ContactLanguageOverHTTP(t *testing.T) {
 		{fmt.Sprintf("/v1/contacts/%d/language", contact+99), map[string]any{"language": "en"}, http.StatusNotFound, deskapi.CodeContactNotFound},
 		{"/v1/contacts/x/language", map[string]any{"language": "en"}, http.StatusNotFound, deskapi.CodeContactNotFound},
 	} {
-		if status, body := o.call(t, http.MethodPut, tc.path, "desk", tc.body); status != tc.want || code(body) != tc.code {
-			t.Errorf("PUT %s %v: %d %v, want %d %s", tc.path, tc.body, status, body, tc.want, tc.code)
-		}
+		t.Run(tc.path, func(t *testing.T) {
+			if status, body := o.call(t, http.MethodPut, tc.path, "desk", tc.body); status != tc.want || code(body) != tc.code {
+				t.Errorf("PUT %s %v: %d %v, want %d %s", tc.path, tc.body, status, body, tc.want, tc.code)
+			}
+		})
 	}
 	status, body := o.call(t, http.MethodPut, path, "desk", map[string]any{"language": "EN", "agent_id": "ann"})
 	if c, _ := body["contact"].(map[string]any); status != http.StatusOK || c["language"] != "en" || c["language_source"] != "profile" {

@@ -417,8 +417,10 @@ func TestRoutesAdmitTheirRoles(t *testing.T) {
 		{"PUT", "/v1/departments?dry_run=true", `{"departments":[]}`, "ops", 400}, // no Plan service
 	}
 	for _, c := range cases {
-		if res := doOn(t, mux, c.method, c.path, c.body, c.token); res.status != c.status {
-			t.Errorf("%s %s as %q: %d, want %d\n%s", c.method, c.path, c.token, res.status, c.status, res.raw)
-		}
+		t.Run(c.method+" "+c.path+" as "+c.token, func(t *testing.T) {
+			if res := doOn(t, mux, c.method, c.path, c.body, c.token); res.status != c.status {
+				t.Errorf("%s %s as %q: %d, want %d\n%s", c.method, c.path, c.token, res.status, c.status, res.raw)
+			}
+		})
 	}
 }

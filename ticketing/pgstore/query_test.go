@@ -91,25 +91,27 @@ func TestR17_UnassignedMostRecentFirstPerDepartment(t *testing.T) {
 		{ticketing.ActorAgent, "ann", []int64{convs[2], convs[1], convs[0]}},
 		{ticketing.ActorAgent, "cid", []int64{convs[4], convs[3]}},
 	} {
-		sc := scope(t, svc, tc.role, tc.agent)
-		var got []int64
-		var after *ticketing.Cursor
-		for range 10 { // pages of two: the cursor keeps the order stable
-			page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, After: after, Limit: 2})
-			if err != nil {
-				t.Fatal(err)
+		t.Run(string(tc.role)+" "+tc.agent, func(t *testing.T) {
+			sc := scope(t, svc, tc.role, tc.agent)
+			var got []int64
+			var after *ticketing.Cursor
+			for range 10 { // pages of two: the cursor keeps the order stable
+				page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, After: after, Limit: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ids(page)...)
+				if after = page.Next; after == nil {
+					break
+				}
+				if after, err = ticketing.DecodeCursor(after.Encode()); err != nil {
+					t.Fatal(err)
+				}
 			}
-			got = append(got, ids(page)...)
-			if after = page.Next; after == nil {
-				break
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s %s sees %v, want %v", tc.role, tc.agent, got, tc.want)
 			}
-			if after, err = ticketing.DecodeCursor(after.Encode()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s %s sees %v, want %v", tc.role, tc.agent, got, tc.want)
-		}
+		})
 	}
 	// R18: quick accept takes the oldest of the agent's queue whatever the list's order.
 	out := execute(t, svc, ticketing.Command{Type: ticketing.TypeCommandQuickAccept, RequestID: "qa", AgentID: "cid", Role: ticketing.ActorAgent, DeskArgs: &ticketing.DeskArgs{Count: 1}})
@@ -158,9 +160,11 @@ func TestR19_R20_AssignedAndClosedLists(t *testing.T) {
 		{"supervisor's closed", list(ticketing.ViewClosed, sup, ""), []int64{convs[2], convs[1]}},
 		{"closed by bob", list(ticketing.ViewClosed, sup, "bob"), []int64{convs[1]}},
 	} {
-		if !slices.Equal(tc.got, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if !slices.Equal(tc.got, tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
+			}
+		})
 	}
 	counts, err := svc.AssignedCounts(ctx)
 	if err != nil || !slices.Equal(counts, []ticketing.AgentCount{{AgentID: "ann", Count: 1}, {AgentID: "cid", Count: 1}}) {
@@ -218,13 +222,15 @@ func TestR26_Search(t *testing.T) {
 		{"buy", cid, []int64{convs[4], convs[3]}, "cid"},
 		{"nothing-like-this", sup, []int64{}, "supervisor"},
 	} {
-		page, err := svc.Search(ctx, ticketing.SearchParams{Query: tc.q, Scope: tc.sc})
-		if err != nil {
-			t.Fatalf("%q: %v", tc.q, err)
-		}
-		if !slices.Equal(ids(page), tc.want) {
-			t.Errorf("%s searching %q: %v, want %v", tc.scope, tc.q, ids(page), tc.want)
-		}
+		t.Run(tc.scope+" "+tc.q, func(t *testing.T) {
+			page, err := svc.Search(ctx, ticketing.SearchParams{Query: tc.q, Scope: tc.sc})
+			if err != nil {
+				t.Fatalf("%q: %v", tc.q, err)
+			}
+			if !slices.Equal(ids(page), tc.want) {
+				t.Errorf("%s searching %q: %v, want %v", tc.scope, tc.q, ids(page), tc.want)
+			}
+		})
 	}
 }
 
@@ -243,26 +249,28 @@ func TestR36_UnassignedOldestFirstWithTotal(t *testing.T) {
 		{ticketing.ActorAgent, "ann", convs[:3]},
 		{ticketing.ActorAgent, "cid", convs[3:]},
 	} {
-		sc := scope(t, svc, tc.role, tc.agent)
-		var got []int64
-		var after *ticketing.Cursor
-		for range 10 {
-			page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, After: after, Limit: 2,
-				Order: ticketing.OrderOldest, Total: true})
-			if err != nil {
-				t.Fatal(err)
+		t.Run(string(tc.role)+" "+tc.agent, func(t *testing.T) {
+			sc := scope(t, svc, tc.role, tc.agent)
+			var got []int64
+			var after *ticketing.Cursor
+			for range 10 {
+				page, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, After: after, Limit: 2,
+					Order: ticketing.OrderOldest, Total: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.Total == nil || *page.Total != len(tc.want) {
+					t.Fatalf("%s: total %v, want %d", tc.agent, page.Total, len(tc.want))
+				}
+				got = append(got, ids(page)...)
+				if after = page.Next; after == nil {
+					break
+				}
 			}
-			if page.Total == nil || *page.Total != len(tc.want) {
-				t.Fatalf("%s: total %v, want %d", tc.agent, page.Total, len(tc.want))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s %s sees %v oldest first, want %v", tc.role, tc.agent, got, tc.want)
 			}
-			got = append(got, ids(page)...)
-			if after = page.Next; after == nil {
-				break
-			}
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s %s sees %v oldest first, want %v", tc.role, tc.agent, got, tc.want)
-		}
+		})
 	}
 	sc := scope(t, svc, ticketing.ActorSupervisor, "sue")
 	newest, err := svc.List(ctx, ticketing.ListParams{View: ticketing.ViewUnassigned, Scope: sc, Limit: 1})
