@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/channels/cloudapi"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -68,10 +69,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 			}
 		})
 	}
-	if _, err := cloudapi.NewWebhooks(cloudapi.Config{VerifyToken: "v"}, cloudapi.WebhookOptions{Publisher: &capture{}}); err == nil || !strings.Contains(err.Error(), "AppSecret") {
+	if _, err := cloudapi.NewWebhooks(cloudapi.Config{VerifyToken: "v"}, cloudapi.WebhookOptions{Publisher: &testkit.Publisher{}}); err == nil || !strings.Contains(err.Error(), "AppSecret") {
 		t.Errorf("NewWebhooks without AppSecret: %v", err)
 	}
-	if _, err := cloudapi.NewWebhooks(cloudapi.Config{AppSecret: "s"}, cloudapi.WebhookOptions{Publisher: &capture{}}); err == nil || !strings.Contains(err.Error(), "VerifyToken") {
+	if _, err := cloudapi.NewWebhooks(cloudapi.Config{AppSecret: "s"}, cloudapi.WebhookOptions{Publisher: &testkit.Publisher{}}); err == nil || !strings.Contains(err.Error(), "VerifyToken") {
 		t.Errorf("NewWebhooks without VerifyToken: %v", err)
 	}
 }

@@ -1,12 +1,10 @@
 package cloudapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,33 +39,6 @@ func testConfig(graphURL string) cloudapi.Config {
 			{PhoneNumberID: otherNumber, Address: "+27600000000", WABAID: "8856996819413533", MessagesPerSecond: 20},
 		},
 	}
-}
-
-// capture is a gateway.Publisher that keeps what it is given and answers
-// with PublishFunc, or nil when that is unset.
-type capture struct {
-	PublishFunc func(ctx context.Context, msgs ...gateway.Message) error
-
-	mu   sync.Mutex
-	msgs []gateway.Message
-}
-
-func (c *capture) Publish(ctx context.Context, msgs ...gateway.Message) error {
-	if c.PublishFunc != nil {
-		if err := c.PublishFunc(ctx, msgs...); err != nil {
-			return err
-		}
-	}
-	c.mu.Lock()
-	c.msgs = append(c.msgs, msgs...)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *capture) published() []gateway.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.msgs)
 }
 
 func newWebhooks(t testing.TB, pub gateway.Publisher, opts ...func(*cloudapi.WebhookOptions)) *cloudapi.Webhooks {

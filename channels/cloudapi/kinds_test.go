@@ -14,6 +14,7 @@ import (
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/hostile"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/templates"
 )
 
@@ -76,12 +77,12 @@ func TestR50_EveryMessageKind(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &capture{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, pub).EventsHandler(), post(webhook(messageValue(tc.msg))))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 			}
-			ins, _ := decoded(t, pub.published())
+			ins, _ := decoded(t, pub.Messages())
 			if tc.want == nil {
 				if len(ins) != 0 {
 					t.Fatalf("stored %+v, want it skipped", ins)
@@ -144,12 +145,12 @@ func TestR50_Statuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &capture{}
+			pub := &testkit.Publisher{}
 			rec := serve(newWebhooks(t, pub).EventsHandler(), post(webhook(value(tc.status))))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 			}
-			_, sts := decoded(t, pub.published())
+			_, sts := decoded(t, pub.Messages())
 			if len(sts) != 1 || !reflect.DeepEqual(sts[0], tc.want) {
 				t.Fatalf("status =\n%+v\nwant\n%+v", sts, tc.want)
 			}
@@ -165,7 +166,7 @@ func TestWebhookWithSeveralChanges(t *testing.T) {
 	var mu sync.Mutex
 	var updates []cloudapi.TemplateStatusUpdate
 	publishes := 0
-	pub := &capture{PublishFunc: func(context.Context, ...gateway.Message) error { mu.Lock(); publishes++; mu.Unlock(); return nil }}
+	pub := &testkit.Publisher{PublishFunc: func(context.Context, ...gateway.Message) error { mu.Lock(); publishes++; mu.Unlock(); return nil }}
 	w := newWebhooks(t, pub, func(o *cloudapi.WebhookOptions) {
 		o.TemplateStatus = func(_ context.Context, us []cloudapi.TemplateStatusUpdate) error {
 			mu.Lock()
@@ -186,7 +187,7 @@ func TestWebhookWithSeveralChanges(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"skipped":2`) {
 		t.Fatalf("answer %d %s, want 200 with 2 skipped", rec.Code, rec.Body.String())
 	}
-	ins, _ := decoded(t, pub.published())
+	ins, _ := decoded(t, pub.Messages())
 	if publishes != 1 || len(ins) != 2 {
 		t.Fatalf("%d publishes with %d messages, want 1 with 2", publishes, len(ins))
 	}
@@ -245,7 +246,7 @@ func TestStrictInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &capture{}
+			pub := &testkit.Publisher{}
 			req := post(tc.body)
 			if tc.ct != "" {
 				req.Header.Set("Content-Type", tc.ct)
@@ -261,7 +262,7 @@ func TestStrictInput(t *testing.T) {
 			if tc.field != "" && (len(e.Error.Details) == 0 || e.Error.Details[0].Field != tc.field) {
 				t.Errorf("details %+v, want field %s first", e.Error.Details, tc.field)
 			}
-			if len(pub.published()) != 0 {
+			if len(pub.Messages()) != 0 {
 				t.Fatal("records published for a refused webhook")
 			}
 		})
@@ -269,7 +270,7 @@ func TestStrictInput(t *testing.T) {
 
 	t.Run("body too large", func(t *testing.T) {
 		t.Parallel()
-		pub := &capture{}
+		pub := &testkit.Publisher{}
 		w := newWebhooks(t, pub, func(o *cloudapi.WebhookOptions) { o.MaxBodyBytes = 1024 })
 		big := textMsg(`"` + strings.Repeat("a", 2000) + `"`)
 		for _, chunked := range []bool{false, true} {
@@ -285,7 +286,7 @@ func TestStrictInput(t *testing.T) {
 				t.Fatalf("chunked %v: %d %s, want 413", chunked, rec.Code, rec.Body.String())
 			}
 		}
-		if len(pub.published()) != 0 {
+		if len(pub.Messages()) != 0 {
 			t.Fatal("records published for an oversized body")
 		}
 	})
@@ -371,7 +372,7 @@ func TestR38_HostileCorpusAtTheWebhook(t *testing.T) {
 		for _, hs := range hostile.JSONStrings() {
 			t.Run(field+"/"+hs.Name, func(t *testing.T) {
 				t.Parallel()
-				pub := &capture{}
+				pub := &testkit.Publisher{}
 				h := newWebhooks(t, pub).EventsHandler()
 				body, stored := mk(hs.Literal)
 				want := webhookWants(field, hs)
@@ -379,7 +380,7 @@ func TestR38_HostileCorpusAtTheWebhook(t *testing.T) {
 				if rec.Code != want.status {
 					t.Fatalf("status = %d, want %d; body %.300s", rec.Code, want.status, rec.Body.String())
 				}
-				ins, _ := decoded(t, pub.published())
+				ins, _ := decoded(t, pub.Messages())
 				if want.status != 200 {
 					decodeError(t, rec)
 					if len(ins) != 0 {

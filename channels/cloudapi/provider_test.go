@@ -20,6 +20,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
 	"github.com/chatgate/chatgate/gateway/sender/sendertest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 const messagesPath = "/" + cloudapi.DefaultGraphVersion + "/" + testNumberID + "/messages"
@@ -306,7 +307,7 @@ func TestR50_ErrorCodes(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.body)
 			}
-			states := &capture{}
+			states := &testkit.Publisher{}
 			p := newProvider(t, g, func(_ *cloudapi.Config, o *cloudapi.ProviderOptions) { o.Publisher, o.Topics = states, topics })
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
@@ -341,7 +342,7 @@ func TestR50_ErrorCodes(t *testing.T) {
 				t.Errorf("state = %s, want %s", got, wantState)
 			}
 			if tc.want.state != "" {
-				msgs := states.published()
+				msgs := states.Messages()
 				if len(msgs) != 1 {
 					t.Fatalf("%d state records, want 1", len(msgs))
 				}
@@ -370,7 +371,7 @@ func TestStateRecovers(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"messages":[{"id":"wamid.OK"}]}`)
 	}
-	states := &capture{}
+	states := &testkit.Publisher{}
 	p := newProvider(t, g, func(_ *cloudapi.Config, o *cloudapi.ProviderOptions) { o.Publisher, o.Topics = states, topics })
 	if _, err := p.Send(t.Context(), outbound(nil)); err == nil {
 		t.Fatal("send with a refused token succeeded")
@@ -379,8 +380,8 @@ func TestStateRecovers(t *testing.T) {
 	if id, err := p.Send(t.Context(), outbound(func(o *gateway.Outbound) { o.RequestID = "req-2" })); err != nil || id != "wamid.OK" {
 		t.Fatalf("send = %q, %v", id, err)
 	}
-	if p.State(testNumberID) != cloudapi.StateOK || len(states.published()) != 2 {
-		t.Fatalf("state %s after %d state records, want ok after 2", p.State(testNumberID), len(states.published()))
+	if p.State(testNumberID) != cloudapi.StateOK || len(states.Messages()) != 2 {
+		t.Fatalf("state %s after %d state records, want ok after 2", p.State(testNumberID), len(states.Messages()))
 	}
 }
 

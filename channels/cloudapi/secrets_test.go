@@ -1,19 +1,17 @@
 package cloudapi_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 func TestSenderConfigRequired(t *testing.T) {
@@ -32,8 +30,8 @@ func TestSenderConfigRequired(t *testing.T) {
 func TestSecretsNeverLogged(t *testing.T) {
 	t.Parallel()
 	secrets := []string{testAppSecret, testVerifyToken, testAccessToken}
-	sink := &logSink{}
-	log := sink.logger()
+	sink := testkit.NewLogs()
+	log := sink.Logger()
 	var texts []string
 	cfg := testConfig("http://127.0.0.1:1")
 
@@ -43,7 +41,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	bad.AccessToken = testAccessToken + "\n"
 	texts = append(texts, bad.WithDefaults().Validate().Error())
 
-	w := newWebhooks(t, &capture{}, func(o *cloudapi.WebhookOptions) { o.Logger = log })
+	w := newWebhooks(t, &testkit.Publisher{}, func(o *cloudapi.WebhookOptions) { o.Logger = log })
 	body := webhook(messageValue(`{"from":"27821234567","id":"wamid.X","timestamp":"1700000000","type":"text","text":{"body":"x"}}`))
 	forged := httptest.NewRequest(http.MethodPost, cloudapi.WebhookPath, strings.NewReader(body))
 	forged.Header.Set("Content-Type", "application/json")
@@ -71,7 +69,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		_, _ = io.WriteString(rw, `{"error":{"message":"Invalid OAuth access token","type":"OAuthException","code":190,"fbtrace_id":"A"}}`)
 	}
 	p := newProvider(t, g, func(_ *cloudapi.Config, o *cloudapi.ProviderOptions) {
-		o.Logger, o.Publisher, o.Topics = log, &capture{}, topics
+		o.Logger, o.Publisher, o.Topics = log, &testkit.Publisher{}, topics
 	})
 	_, err := p.Send(t.Context(), gateway.Outbound{RequestID: "r", Channel: gateway.ChannelWhatsApp, To: "+27821234567", Text: "x"})
 	texts = append(texts, err.Error())
@@ -99,26 +97,4 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if strings.Contains(logs, "27821234567") {
 		t.Errorf("a contact's number is in the logs:\n%s", logs)
 	}
-}
-
-// logSink captures every log record's text.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-func (s *logSink) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/templates"
 	"github.com/chatgate/chatgate/templates/pgstore"
 )
@@ -383,7 +384,7 @@ func TestR50_TemplateStatusWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	var unknown []string
-	w := newWebhooks(t, &capture{}, func(o *cloudapi.WebhookOptions) {
+	w := newWebhooks(t, &testkit.Publisher{}, func(o *cloudapi.WebhookOptions) {
 		o.TemplateStatus = func(ctx context.Context, us []cloudapi.TemplateStatusUpdate) error {
 			for _, u := range us {
 				if _, err := cloudapi.ApplyTemplateStatus(ctx, store, u); cloudapi.IsUnknownTemplate(err) {

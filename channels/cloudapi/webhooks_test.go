@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // recordedAt is the timestamp of every recorded webhook (1454119029).
@@ -127,7 +128,7 @@ func TestRecordedIncoming(t *testing.T) {
 		}
 		t.Run(c.Label, func(t *testing.T) {
 			t.Parallel()
-			pub := &capture{}
+			pub := &testkit.Publisher{}
 			w := newWebhooks(t, pub)
 			req := httptest.NewRequest(http.MethodPost, cloudapi.WebhookPath, strings.NewReader(c.RawBody))
 			for k, v := range c.Headers {
@@ -149,12 +150,12 @@ func TestRecordedIncoming(t *testing.T) {
 				if want.fields != nil && !reflect.DeepEqual(got, want.fields) {
 					t.Errorf("fields = %q, want %q", got, want.fields)
 				}
-				if n := len(pub.published()); n != 0 {
+				if n := len(pub.Messages()); n != 0 {
 					t.Fatalf("%d records published for a %d", n, rec.Code)
 				}
 				return
 			}
-			ins, sts := decoded(t, pub.published())
+			ins, sts := decoded(t, pub.Messages())
 			if !reflect.DeepEqual(ins, want.in) {
 				t.Errorf("inbound =\n%+v\nwant\n%+v", ins, want.in)
 			}
@@ -218,7 +219,7 @@ func TestR50_SignedWebhooksOnly(t *testing.T) {
 			if err := cloudapi.VerifySignature(testAppSecret, []byte(tc.body), tc.header); !errors.Is(err, tc.want) {
 				t.Fatalf("VerifySignature = %v, want %v", err, tc.want)
 			}
-			pub := &capture{}
+			pub := &testkit.Publisher{}
 			req := httptest.NewRequest(http.MethodPost, cloudapi.WebhookPath, strings.NewReader(tc.body))
 			req.Header.Set("Content-Type", "application/json")
 			if tc.header != "" {
@@ -229,27 +230,27 @@ func TestR50_SignedWebhooksOnly(t *testing.T) {
 				if rec.Code != http.StatusForbidden || decodeError(t, rec).Error.Code != cloudapi.CodeInvalidSignature {
 					t.Fatalf("answer %d %s, want 403 invalid_signature", rec.Code, rec.Body.String())
 				}
-				if len(pub.published()) != 0 {
+				if len(pub.Messages()) != 0 {
 					t.Fatal("a record was published for a refused signature")
 				}
 				return
 			}
-			if rec.Code != http.StatusOK || len(pub.published()) != 1 {
-				t.Fatalf("answer %d %s with %d records, want 200 and 1", rec.Code, rec.Body.String(), len(pub.published()))
+			if rec.Code != http.StatusOK || len(pub.Messages()) != 1 {
+				t.Fatalf("answer %d %s with %d records, want 200 and 1", rec.Code, rec.Body.String(), len(pub.Messages()))
 			}
 		})
 	}
 
 	t.Run("replayed", func(t *testing.T) {
 		t.Parallel()
-		pub := &capture{}
+		pub := &testkit.Publisher{}
 		h := newWebhooks(t, pub).EventsHandler()
 		for i := range 2 {
 			if rec := serve(h, post(body)); rec.Code != http.StatusOK {
 				t.Fatalf("delivery %d: %d %s", i+1, rec.Code, rec.Body.String())
 			}
 		}
-		msgs := pub.published()
+		msgs := pub.Messages()
 		if len(msgs) != 2 {
 			t.Fatalf("%d records, want one per delivery", len(msgs))
 		}
@@ -264,7 +265,7 @@ func TestR50_SignedWebhooksOnly(t *testing.T) {
 // for the configured verify token only.
 func TestR50_VerificationHandshake(t *testing.T) {
 	t.Parallel()
-	w := newWebhooks(t, &capture{})
+	w := newWebhooks(t, &testkit.Publisher{})
 	cases := []struct {
 		name   string
 		query  url.Values
@@ -309,7 +310,7 @@ func TestWebhookAnsweredAfterPublish(t *testing.T) {
 
 	t.Run("publish fails", func(t *testing.T) {
 		t.Parallel()
-		pub := &capture{PublishFunc: func(context.Context, ...gateway.Message) error { return errors.New("broker down") }}
+		pub := &testkit.Publisher{PublishFunc: func(context.Context, ...gateway.Message) error { return errors.New("broker down") }}
 		rec := serve(newWebhooks(t, pub).EventsHandler(), post(body))
 		if rec.Code != http.StatusServiceUnavailable || decodeError(t, rec).Error.Code != "unavailable" || rec.Header().Get("Retry-After") == "" {
 			t.Fatalf("answer %d %s, want 503 unavailable with Retry-After", rec.Code, rec.Body.String())
@@ -318,18 +319,18 @@ func TestWebhookAnsweredAfterPublish(t *testing.T) {
 	t.Run("client gone", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(context.Background())
-		pub := &capture{PublishFunc: func(pctx context.Context, _ ...gateway.Message) error {
+		pub := &testkit.Publisher{PublishFunc: func(pctx context.Context, _ ...gateway.Message) error {
 			cancel() // Meta hangs up while the record is on its way
 			return pctx.Err()
 		}}
 		rec := serve(newWebhooks(t, pub).EventsHandler(), post(body).WithContext(ctx))
-		if rec.Code != http.StatusOK || len(pub.published()) != 1 {
-			t.Fatalf("answer %d with %d records: the write must not end with the request", rec.Code, len(pub.published()))
+		if rec.Code != http.StatusOK || len(pub.Messages()) != 1 {
+			t.Fatalf("answer %d with %d records: the write must not end with the request", rec.Code, len(pub.Messages()))
 		}
 	})
 	t.Run("template update not applied", func(t *testing.T) {
 		t.Parallel()
-		pub := &capture{}
+		pub := &testkit.Publisher{}
 		w := newWebhooks(t, pub, func(o *cloudapi.WebhookOptions) {
 			o.TemplateStatus = func(context.Context, []cloudapi.TemplateStatusUpdate) error { return errors.New("database down") }
 		})

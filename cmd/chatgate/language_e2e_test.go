@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // R34 through the wiring: the API channel's "language", in any spelling the
@@ -24,7 +25,7 @@ func TestR34_APIChannelLanguageReachesTheContact(t *testing.T) {
 		t.Fatalf("post: %d %s", code, body)
 	}
 	var convID int64
-	waitFor(t, 30*time.Second, "the conversation", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the conversation", func() bool {
 		err := s.app.pool.QueryRow(context.Background(),
 			`SELECT conversation_id FROM messages WHERE provider_id = 'lang-1'`).Scan(&convID)
 		return err == nil && convID > 0

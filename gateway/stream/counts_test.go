@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/testkit"
 )
 
 // counter is a CountFunc over rows the test changes, counting its calls.
@@ -137,7 +138,7 @@ func TestR41_QueueCountsOnlyForQueueChanges(t *testing.T) {
 	ann := r.open(t, "ann", "")
 	countsOf(t, ann)
 	r.publish(t, ticket(t, 0, gateway.TypeTicketAssigned, view(1, "assigned", "support", "ann", "ann"), nil))
-	waitFor(t, 10*time.Second, "the count after the assignment", func() bool { return cnt.calls.Load() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "the count after the assignment", func() bool { return cnt.calls.Load() == 2 })
 	for range 5 {
 		r.publish(t, ticket(t, 0, gateway.TypeTicketMessageAdded, view(1, "assigned", "support", "ann", "ann"), nil))
 	}

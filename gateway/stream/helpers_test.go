@@ -18,20 +18,9 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/ticketing"
 )
-
-// waitFor polls cond until it holds, failing the test after within.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // topicLog stands in for the tickets topic in the hub's unit tests (the
 // end-to-end tests use the embedded broker): records appended per
@@ -270,7 +259,7 @@ func (r *rig) publish(t testing.TB, msgs ...gateway.Message) []gateway.Message {
 	t.Helper()
 	out := r.log.append(msgs...)
 	want := r.log.end()
-	waitFor(t, 10*time.Second, "the hub to read the records", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the hub to read the records", func() bool {
 		r.hub.mu.RLock()
 		defer r.hub.mu.RUnlock()
 		return r.hub.pos.covers(want)

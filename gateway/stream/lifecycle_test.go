@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/httpapi"
+	"github.com/chatgate/chatgate/gateway/testkit"
 	"github.com/chatgate/chatgate/ticketing"
 )
 
@@ -207,13 +208,13 @@ func TestR41_SlowClientIsCutWithAResyncHint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w, done := serveGated(t, ctx, h, principals["sue"])
-	waitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
+	testkit.WaitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
 	w.hold() // the client stops reading
 	const published = 50
 	for i := range published {
 		r.publish(t, ticket(t, 0, gateway.TypeTicketMessageAdded, view(int64(i+1), "unassigned", "support", ""), nil))
 	}
-	waitFor(t, 10*time.Second, "the hub to drop the client", func() bool { return r.liveClients() == 0 })
+	testkit.WaitFor(t, 10*time.Second, "the hub to drop the client", func() bool { return r.liveClients() == 0 })
 	w.release()
 	select {
 	case <-done:
@@ -257,14 +258,14 @@ func TestR41_FlushesArePaced(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w, done := serveGated(t, ctx, h, principals["sue"])
-	waitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
+	testkit.WaitFor(t, 10*time.Second, "the ready event", func() bool { return strings.Contains(w.String(), "event: ready") })
 	w.mu.Lock()
 	before := w.flushes
 	w.mu.Unlock()
 	for i := range 3 {
 		r.publish(t, ticket(t, 0, gateway.TypeTicketMessageAdded, view(int64(i+1), "unassigned", "support", ""), nil))
 	}
-	waitFor(t, 10*time.Second, "three events written", func() bool { return strings.Count(w.String(), "event: ticket\n") == 3 })
+	testkit.WaitFor(t, 10*time.Second, "three events written", func() bool { return strings.Count(w.String(), "event: ticket\n") == 3 })
 	w.mu.Lock()
 	flushes, flushedAt, written := w.flushes, w.flushedAt, w.buf.Len()
 	w.mu.Unlock()
