@@ -25,8 +25,8 @@
 // A fixture describes one adapter: how to build it on the suite's
 // Publisher and logger, how its provider delivers a message (valid and
 // invalid), and how to make its provider's API fail. See the
-// conformance_test.go of channels/api, channels/twilio and
-// channels/whatsapp.
+// conformance_test.go of channels/api, channels/twilio, channels/whatsapp
+// and channels/cloudapi.
 package channeltest
 
 import (
