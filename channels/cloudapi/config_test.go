@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway/testkit"
 )
@@ -18,8 +20,8 @@ func TestConfigDefaults(t *testing.T) {
 		PairInterval: 6 * time.Second, PairBurst: 45, SendTimeout: cloudapi.DefaultSendTimeout, MaxMediaBytes: cloudapi.DefaultMaxMediaBytes,
 		Numbers: []cloudapi.Number{{PhoneNumberID: "106540352242922", Address: "+250788123200", MessagesPerSecond: 80}},
 	}
-	if !reflect.DeepEqual(cfg, want) {
-		t.Fatalf("WithDefaults =\n%+v\nwant\n%+v", cfg, want)
+	if diff := cmp.Diff(want, cfg); diff != "" {
+		t.Fatalf("WithDefaults (-want +got):\n%s", diff)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway"
@@ -89,8 +90,8 @@ func TestR50_EveryMessageKind(t *testing.T) {
 				}
 				return
 			}
-			if len(ins) != 1 || !reflect.DeepEqual(ins[0], *tc.want) {
-				t.Fatalf("inbound =\n%+v\nwant\n%+v", ins, *tc.want)
+			if diff := cmp.Diff([]gateway.Inbound{*tc.want}, ins, testkit.ExactTime); diff != "" {
+				t.Fatalf("inbound (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -151,8 +152,8 @@ func TestR50_Statuses(t *testing.T) {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 			}
 			_, sts := decoded(t, pub.Messages())
-			if len(sts) != 1 || !reflect.DeepEqual(sts[0], tc.want) {
-				t.Fatalf("status =\n%+v\nwant\n%+v", sts, tc.want)
+			if diff := cmp.Diff([]gateway.Status{tc.want}, sts, testkit.ExactTime); diff != "" {
+				t.Fatalf("status (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -196,8 +197,8 @@ func TestWebhookWithSeveralChanges(t *testing.T) {
 	}
 	want := []cloudapi.TemplateStatusUpdate{{WABAID: "2", TemplateID: "77", Name: "order_shipped", Language: "pt_BR", Event: "REJECTED",
 		Status: templates.StatusRejected, Reason: "INVALID_FORMAT"}}
-	if !reflect.DeepEqual(updates, want) {
-		t.Fatalf("template updates %+v, want %+v", updates, want)
+	if diff := cmp.Diff(want, updates, testkit.ExactTime); diff != "" {
+		t.Fatalf("template updates (-want +got):\n%s", diff)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chatgate/chatgate/channels/cloudapi"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/testkit"
@@ -156,11 +158,11 @@ func TestRecordedIncoming(t *testing.T) {
 				return
 			}
 			ins, sts := decoded(t, pub.Messages())
-			if !reflect.DeepEqual(ins, want.in) {
-				t.Errorf("inbound =\n%+v\nwant\n%+v", ins, want.in)
+			if diff := cmp.Diff(want.in, ins, testkit.ExactTime); diff != "" {
+				t.Errorf("inbound (-want +got):\n%s", diff)
 			}
-			if !reflect.DeepEqual(sts, want.st) {
-				t.Errorf("statuses =\n%+v\nwant\n%+v", sts, want.st)
+			if diff := cmp.Diff(want.st, sts, testkit.ExactTime); diff != "" {
+				t.Errorf("statuses (-want +got):\n%s", diff)
 			}
 		})
 	}
