@@ -63,19 +63,19 @@ func normalizeAddress(s string) (string, error) {
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		digits, ok := phoneDigits(rest)
 		if !ok || len(digits) < minE164Digits || len(digits) > maxE164Digits || digits[0] == '0' {
-			return "", fmt.Errorf("%q is not an E.164 phone number", mask(s))
+			return "", fmt.Errorf("%q is not an E.164 phone number", gateway.Mask(s))
 		}
 		return "+" + digits, nil
 	}
 	if digits, ok := phoneDigits(s); ok && digits != "" {
 		if len(digits) < minLocalDigits || len(digits) > maxE164Digits {
-			return "", fmt.Errorf("%q is not a phone number or short code (3 to 15 digits)", mask(s))
+			return "", fmt.Errorf("%q is not a phone number or short code (3 to 15 digits)", gateway.Mask(s))
 		}
 		return digits, nil
 	}
 	for _, r := range s {
 		if !isIDRune(r) {
-			return "", fmt.Errorf("%q is neither a phone number nor an identifier", mask(s))
+			return "", fmt.Errorf("%q is neither a phone number nor an identifier", gateway.Mask(s))
 		}
 	}
 	return s, nil
@@ -107,15 +107,4 @@ func twilioAddress(ch gateway.Channel, addr string) string {
 		return whatsappPrefix + addr
 	}
 	return addr
-}
-
-// mask hides all but the last four characters of a phone number or
-// identifier, for logs and error messages that may be logged (STYLE.md 7).
-func mask(s string) string {
-	const keep = 4
-	r := []rune(s)
-	if len(r) <= keep {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-keep) + string(r[len(r)-keep:])
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
 )
 
@@ -157,7 +157,7 @@ func classify(err error, at attempt, now time.Time) error {
 	reason := Reason(code)
 	if reason == "" && twilioMsg != "" {
 		// Twilio's messages often quote the number; keep it out of logs.
-		reason = maskNumbers(twilioMsg)
+		reason = gateway.Mask(twilioMsg)
 	}
 	if reason == "" {
 		reason = fmt.Sprintf("Twilio answered %d %s", status, http.StatusText(status))
@@ -199,11 +199,4 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return min(max(d, 0), MaxRetryAfter)
-}
-
-var numberPattern = regexp.MustCompile(`\+?\d[\d ()-]{5,}\d`)
-
-// maskNumbers masks every phone-number-like run of digits in s.
-func maskNumbers(s string) string {
-	return numberPattern.ReplaceAllStringFunc(s, mask)
 }

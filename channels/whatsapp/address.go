@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.mau.fi/whatsmeow/types"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // LIDAddressPrefix starts the address of a contact known only by its
@@ -84,25 +86,9 @@ func NormalizePhone(phone string) (string, error) {
 	// E.164: country code 1-9, at most 15 digits; 7 is the shortest number
 	// WhatsApp accepts for pairing.
 	if len(out) < 8 || len(out) > 16 || out[1] == '0' {
-		return "", fmt.Errorf("%w: %q is not an international number of 7 to 15 digits", ErrInvalidAddress, MaskAddress(phone))
+		return "", fmt.Errorf("%w: %q is not an international number of 7 to 15 digits", ErrInvalidAddress, gateway.Mask(phone))
 	}
 	return out, nil
-}
-
-// MaskAddress hides all but the last three characters of an address, for
-// logs at info level: "+27821234567" becomes "+********567".
-func MaskAddress(addr string) string {
-	r := []rune(addr)
-	start := 0
-	if strings.HasPrefix(addr, "+") {
-		start = 1
-	} else if strings.HasPrefix(addr, LIDAddressPrefix) {
-		start = len(LIDAddressPrefix)
-	}
-	for i := start; i < len(r)-3; i++ {
-		r[i] = '*'
-	}
-	return string(r)
 }
 
 // resolveAddress picks the phone-number address of a contact: the JID

@@ -84,20 +84,6 @@ func TestAddressOfJID_DropsDeviceAndRefusesNonUsers(t *testing.T) {
 	}
 }
 
-func TestMaskAddress(t *testing.T) {
-	t.Parallel()
-	tests := map[string]string{
-		"+27821234567":        "+********567",
-		"lid:123456789012345": "lid:************345",
-		"12":                  "12",
-	}
-	for in, want := range tests {
-		if got := MaskAddress(in); got != want {
-			t.Errorf("MaskAddress(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 type lidMap map[types.JID]types.JID
 
 func (m lidMap) GetPNForLID(_ context.Context, lid types.JID) (types.JID, error) {

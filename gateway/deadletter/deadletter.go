@@ -11,7 +11,6 @@ package deadletter
 import (
 	"context"
 	"log/slog"
-	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -53,14 +52,7 @@ func New(ctx context.Context, log *slog.Logger, p gateway.DeadletterParams) (gat
 	if ev, err := gateway.DecodeEvent(p.Original.Value); err == nil {
 		attrs = append(attrs, "event_id", ev.ID, "event_type", ev.Type)
 	}
-	attrs = append(attrs, "error", Mask(d.Reason))
+	attrs = append(attrs, "error", gateway.Mask(d.Reason))
 	log.ErrorContext(ctx, "record dead-lettered", attrs...)
 	return msg, nil
 }
-
-// phoneLike matches digit runs long enough to be a phone number (or a
-// WhatsApp JID's user part).
-var phoneLike = regexp.MustCompile(`\+?\d{6,}`)
-
-// Mask replaces what may be a phone number in s, for logs.
-func Mask(s string) string { return phoneLike.ReplaceAllString(s, "…") }
