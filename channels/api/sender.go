@@ -28,19 +28,6 @@ import (
 	"github.com/chatgate/chatgate/gateway/sender"
 )
 
-// Environment variables read by SenderConfigFromEnv.
-const (
-	// EnvCallbackURL is the http(s) URL outbound messages are POSTed to.
-	// Unset: the API channel receives only, and nothing is sent to its contacts.
-	EnvCallbackURL = "CHATGATE_API_CALLBACK_URL"
-	// EnvCallbackSecret is the HMAC-SHA256 key the callbacks are signed
-	// with; required when EnvCallbackURL is set.
-	EnvCallbackSecret = "CHATGATE_API_CALLBACK_SECRET"
-	// EnvCallbackTimeout bounds one callback attempt, as a Go duration
-	// ("10s", "1m"). Default DefaultCallbackTimeout.
-	EnvCallbackTimeout = "CHATGATE_API_CALLBACK_TIMEOUT"
-)
-
 // Headers of a callback request.
 const (
 	// HeaderRequestID carries the outbound request id, the message's
@@ -101,18 +88,19 @@ var (
 	ErrSignatureExpired = errors.New("api callback signature expired")
 )
 
-// SenderConfig configures the API channel's Sender.
+// SenderConfig configures the API channel's Sender. Fill it in code
+// (cmd/chatgate reads it from the environment, docs/configuration.md names
+// each variable), then call WithDefaults and Validate; NewSender does both.
+// Validate's problems are *gateway.ConfigError values naming the field.
 type SenderConfig struct {
 	// CallbackURL is where outbound messages are POSTed; http or https.
-	// Empty: the channel sends nothing (Enabled is false). Env
-	// CHATGATE_API_CALLBACK_URL.
+	// Empty: the channel sends nothing (Enabled is false).
 	CallbackURL string
 	// Secret is the HMAC-SHA256 key of HeaderSignature, at least
-	// MinSecretLen bytes; required with CallbackURL. Env
-	// CHATGATE_API_CALLBACK_SECRET.
+	// MinSecretLen bytes; required with CallbackURL.
 	Secret string
 	// Timeout bounds one attempt (connect, request, reading the answer).
-	// Default DefaultCallbackTimeout. Env CHATGATE_API_CALLBACK_TIMEOUT.
+	// Default DefaultCallbackTimeout.
 	Timeout time.Duration
 	// Client sends the requests. Default: a client that does not follow
 	// redirects, since a redirected POST would lose its body or method.
@@ -120,35 +108,6 @@ type SenderConfig struct {
 	// Now stamps HeaderTimestamp and resolves an HTTP-date Retry-After.
 	// Default time.Now.
 	Now func() time.Time
-}
-
-// SenderConfigFromEnv reads EnvCallbackURL, EnvCallbackSecret and
-// EnvCallbackTimeout through lookup (os.LookupEnv in production) and
-// validates them. With no callback URL it returns a config whose Enabled is
-// false and no error.
-func SenderConfigFromEnv(lookup func(string) (string, bool)) (SenderConfig, error) {
-	var cfg SenderConfig
-	if v, ok := lookup(EnvCallbackURL); ok {
-		// Env files often carry a stray space or CR; a URL never has one.
-		cfg.CallbackURL = strings.TrimSpace(v)
-	}
-	if v, ok := lookup(EnvCallbackSecret); ok {
-		cfg.Secret = v
-	}
-	if v, ok := lookup(EnvCallbackTimeout); ok && strings.TrimSpace(v) != "" {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			return SenderConfig{}, fmt.Errorf("%s: %q is not a duration such as 10s", EnvCallbackTimeout, v)
-		}
-		if d <= 0 {
-			return SenderConfig{}, fmt.Errorf("%s: must be positive, got %s", EnvCallbackTimeout, v)
-		}
-		cfg.Timeout = d
-	}
-	if err := cfg.Validate(); err != nil {
-		return SenderConfig{}, err
-	}
-	return cfg.WithDefaults(), nil
 }
 
 // Enabled reports whether a callback URL is configured, that is whether the
@@ -171,23 +130,24 @@ func (c SenderConfig) WithDefaults() SenderConfig {
 	return c
 }
 
-// Validate checks the fields, naming the environment variable of each
-// problem. A config without a callback URL is valid (and not Enabled).
+// Validate checks the fields, returning one *gateway.ConfigError per
+// problem (joined). A config without a callback URL is valid (and not
+// Enabled).
 func (c SenderConfig) Validate() error {
 	var errs []error
 	if c.CallbackURL != "" {
 		if err := validateCallbackURL(c.CallbackURL); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", EnvCallbackURL, err))
+			errs = append(errs, &gateway.ConfigError{Field: "CallbackURL", Err: err})
 		}
 		switch {
 		case c.Secret == "":
-			errs = append(errs, fmt.Errorf("%s: required when %s is set", EnvCallbackSecret, EnvCallbackURL))
+			errs = append(errs, gateway.ConfigErrorf("Secret", "required with a callback URL"))
 		case len(c.Secret) < MinSecretLen:
-			errs = append(errs, fmt.Errorf("%s: must be at least %d bytes (try: openssl rand -hex 32)", EnvCallbackSecret, MinSecretLen))
+			errs = append(errs, gateway.ConfigErrorf("Secret", "must be at least %d bytes (try: openssl rand -hex 32)", MinSecretLen))
 		}
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("%s: must be positive, got %s", EnvCallbackTimeout, c.Timeout))
+		errs = append(errs, gateway.ConfigErrorf("Timeout", "must be positive, got %s", c.Timeout))
 	}
 	return errors.Join(errs...)
 }
@@ -324,7 +284,7 @@ var _ sender.Provider = (*Sender)(nil)
 // NewSender validates cfg, which must be Enabled, and returns a Sender.
 func NewSender(cfg SenderConfig) (*Sender, error) {
 	if !cfg.Enabled() {
-		return nil, fmt.Errorf("%s: required to send to API-channel contacts", EnvCallbackURL)
+		return nil, gateway.ConfigErrorf("CallbackURL", "required to send to API-channel contacts")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -560,74 +561,69 @@ func TestRunnerDoesNotResendARedeliveredRequest(t *testing.T) {
 	}
 }
 
-func TestSenderConfigFromEnv(t *testing.T) {
+// Every problem is a *gateway.ConfigError naming the field, so that
+// cmd/chatgate can name the variable it read the field from; none repeats
+// the secret or the URL's query.
+func TestSenderConfig_ValidateNamesTheField(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name        string
-		env         map[string]string
-		wantEnabled bool
-		wantURL     string
-		wantTimeout time.Duration
-		wantErr     []string // each must appear in the error
+		name    string
+		cfg     api.SenderConfig
+		fields  []string // the fields named, in order; none: valid
+		wantErr []string // each must appear in the error
 	}{
-		{name: "nothing set: off", env: map[string]string{}},
-		{name: "empty URL: off", env: map[string]string{api.EnvCallbackURL: ""}},
-		{name: "secret alone: off", env: map[string]string{api.EnvCallbackSecret: testSecret}},
-		{
-			name:        "https with secret",
-			env:         map[string]string{api.EnvCallbackURL: "https://hooks.example.com/chatgate?team=7", api.EnvCallbackSecret: testSecret},
-			wantEnabled: true, wantURL: "https://hooks.example.com/chatgate?team=7", wantTimeout: api.DefaultCallbackTimeout,
-		},
-		{
-			name:        "http, spaces trimmed, timeout set",
-			env:         map[string]string{api.EnvCallbackURL: " http://localhost:9000/in\r\n", api.EnvCallbackSecret: testSecret, api.EnvCallbackTimeout: "3s"},
-			wantEnabled: true, wantURL: "http://localhost:9000/in", wantTimeout: 3 * time.Second,
-		},
-		{name: "secret missing", env: map[string]string{api.EnvCallbackURL: "https://h.example"}, wantErr: []string{api.EnvCallbackSecret, "required"}},
-		{name: "secret too short", env: map[string]string{api.EnvCallbackURL: "https://h.example", api.EnvCallbackSecret: "short"}, wantErr: []string{api.EnvCallbackSecret, "16"}},
-		{name: "ftp", env: map[string]string{api.EnvCallbackURL: "ftp://h.example/x", api.EnvCallbackSecret: testSecret}, wantErr: []string{api.EnvCallbackURL, "http or https"}},
-		{name: "no scheme", env: map[string]string{api.EnvCallbackURL: "h.example/x", api.EnvCallbackSecret: testSecret}, wantErr: []string{api.EnvCallbackURL}},
-		{name: "no host", env: map[string]string{api.EnvCallbackURL: "https:///x", api.EnvCallbackSecret: testSecret}, wantErr: []string{api.EnvCallbackURL, "host"}},
-		{name: "unparsable", env: map[string]string{api.EnvCallbackURL: "http://[::1/x?token=s3cr3t", api.EnvCallbackSecret: testSecret}, wantErr: []string{api.EnvCallbackURL}},
-		{name: "both wrong", env: map[string]string{api.EnvCallbackURL: "mailto:a@b.example"}, wantErr: []string{api.EnvCallbackURL, api.EnvCallbackSecret}},
-		{name: "bad timeout", env: map[string]string{api.EnvCallbackURL: "https://h.example", api.EnvCallbackSecret: testSecret, api.EnvCallbackTimeout: "10"}, wantErr: []string{api.EnvCallbackTimeout}},
-		{name: "negative timeout", env: map[string]string{api.EnvCallbackURL: "https://h.example", api.EnvCallbackSecret: testSecret, api.EnvCallbackTimeout: "-1s"}, wantErr: []string{api.EnvCallbackTimeout}},
+		{name: "nothing set: off", cfg: api.SenderConfig{}},
+		{name: "secret alone: off", cfg: api.SenderConfig{Secret: testSecret}},
+		{name: "https with secret", cfg: api.SenderConfig{CallbackURL: "https://hooks.example.com/chatgate?team=7", Secret: testSecret}},
+		{name: "secret missing", cfg: api.SenderConfig{CallbackURL: "https://h.example"}, fields: []string{"Secret"}, wantErr: []string{"required"}},
+		{name: "secret too short", cfg: api.SenderConfig{CallbackURL: "https://h.example", Secret: "short"}, fields: []string{"Secret"}, wantErr: []string{"16"}},
+		{name: "ftp", cfg: api.SenderConfig{CallbackURL: "ftp://h.example/x", Secret: testSecret}, fields: []string{"CallbackURL"}, wantErr: []string{"http or https"}},
+		{name: "no host", cfg: api.SenderConfig{CallbackURL: "https:///x", Secret: testSecret}, fields: []string{"CallbackURL"}, wantErr: []string{"host"}},
+		{name: "unparsable", cfg: api.SenderConfig{CallbackURL: "http://[::1/x?token=s3cr3t", Secret: testSecret}, fields: []string{"CallbackURL"}},
+		{name: "both wrong", cfg: api.SenderConfig{CallbackURL: "mailto:a@b.example"}, fields: []string{"CallbackURL", "Secret"}},
+		{name: "negative timeout", cfg: api.SenderConfig{CallbackURL: "https://h.example", Secret: testSecret, Timeout: -time.Second}, fields: []string{"Timeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := api.SenderConfigFromEnv(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, want one naming %v", tt.wantErr)
+			err := tt.cfg.Validate()
+			if len(tt.fields) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
 				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not mention %q", err, w)
+				if !tt.cfg.Enabled() {
+					if _, err := api.NewSender(tt.cfg); err == nil || !strings.Contains(err.Error(), "CallbackURL") {
+						t.Errorf("NewSender on a disabled config = %v, want an error naming CallbackURL", err)
 					}
-				}
-				if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), "s3cr3t") {
-					t.Errorf("error %q repeats a secret", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("SenderConfigFromEnv: %v", err)
-			}
-			if cfg.Enabled() != tt.wantEnabled || cfg.CallbackURL != tt.wantURL {
-				t.Errorf("config = enabled %v, URL %q; want %v, %q", cfg.Enabled(), cfg.CallbackURL, tt.wantEnabled, tt.wantURL)
-			}
-			if !tt.wantEnabled {
-				if _, err := api.NewSender(cfg); err == nil || !strings.Contains(err.Error(), api.EnvCallbackURL) {
-					t.Errorf("NewSender on a disabled config = %v, want an error naming %s", err, api.EnvCallbackURL)
+				} else if _, err := api.NewSender(tt.cfg); err != nil {
+					t.Errorf("NewSender: %v", err)
 				}
 				return
 			}
-			if cfg.Timeout != tt.wantTimeout || cfg.Secret != testSecret || cfg.Client == nil || cfg.Now == nil {
-				t.Errorf("config = %+v, want timeout %s, the secret and defaults", cfg, tt.wantTimeout)
+			if err == nil {
+				t.Fatalf("no error, want one naming %v", tt.fields)
 			}
-			if _, err := api.NewSender(cfg); err != nil {
-				t.Errorf("NewSender: %v", err)
+			var fields []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var ce *gateway.ConfigError
+				if !errors.As(e, &ce) {
+					t.Fatalf("problem %q is not a *gateway.ConfigError", e)
+				}
+				fields = append(fields, ce.Field)
+			}
+			if !slices.Equal(fields, tt.fields) {
+				t.Errorf("fields %v, want %v (error %q)", fields, tt.fields, err)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q repeats a secret", err)
+			}
+			if _, err := api.NewSender(tt.cfg); err == nil {
+				t.Error("NewSender accepted an invalid config")
 			}
 		})
 	}

@@ -5,49 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chatgate/chatgate/gateway"
 )
 
-// Environment variables read by ConfigFromEnv. The TWILIO_* names are
-// twilio-go's own, so a shell set up for Twilio's CLI works unchanged.
-const (
-	// EnvAccountSID is the account SID ("AC…"). Unset: the Twilio channel is off.
-	EnvAccountSID = "TWILIO_ACCOUNT_SID"
-	// EnvAuthToken is the account's auth token. Twilio signs webhooks with
-	// it, so the ingress role needs it even when sends use an API key.
-	EnvAuthToken = "TWILIO_AUTH_TOKEN"
-	// EnvAPIKey is an API key ("SK…"). With EnvAPISecret, sends
-	// authenticate with it instead of the auth token.
-	EnvAPIKey = "TWILIO_API_KEY"
-	// EnvAPISecret is the secret of EnvAPIKey.
-	EnvAPISecret = "TWILIO_API_SECRET"
-	// EnvPublicURL is the URL Twilio reaches chatgate at. Webhook signatures
-	// are checked against it, and status callback URLs are built from it.
-	EnvPublicURL = "CHATGATE_PUBLIC_URL"
-	// EnvTrustForwarded, when true, lets X-Forwarded-Proto, -Host, -Prefix
-	// and -Path of a request override the public URL's parts when its
-	// signature is checked. Set it only behind a proxy that overwrites them.
-	EnvTrustForwarded = "CHATGATE_TWILIO_TRUST_FORWARDED"
-	// EnvNumbers lists the numbers chatgate receives on and sends from; see
-	// ParseOrigins for the format.
-	EnvNumbers = "CHATGATE_TWILIO_NUMBERS"
-	// EnvMessagingServices lists messaging services ("MG…"), same format.
-	EnvMessagingServices = "CHATGATE_TWILIO_MESSAGING_SERVICES"
-	// EnvAPIURL is the base URL of Twilio's REST API. Point it at a local
-	// stand-in for tests and demos; every *.twilio.com request goes there.
-	EnvAPIURL = "CHATGATE_TWILIO_API_URL"
-	// EnvSendTimeout bounds one REST call, as a Go duration ("10s").
-	EnvSendTimeout = "CHATGATE_TWILIO_SEND_TIMEOUT"
-)
-
 // Defaults of Config.
 const (
-	// DefaultPublicURL is CHATGATE_PUBLIC_URL's default (docs/configuration.md).
-	DefaultPublicURL = "http://localhost:8080"
 	// DefaultAPIURL is Twilio's REST API.
 	DefaultAPIURL = "https://api.twilio.com"
 	// DefaultSendTimeout is twilio-go's own default client timeout.
@@ -67,97 +32,45 @@ const (
 	StatusPattern = "POST " + StatusPath
 )
 
-// Config configures the Twilio channel. Build it with ConfigFromEnv, or fill
-// it in code and call WithDefaults and Validate.
+// Config configures the Twilio channel. Fill it in code (cmd/chatgate
+// reads it from the environment, docs/configuration.md names each
+// variable), then call WithDefaults and Validate; NewWebhooks and
+// NewProvider do both. Validate's problems are *gateway.ConfigError values
+// naming the field.
 type Config struct {
-	// AccountSID is the account ("AC…"). Empty: the channel is off. Env
-	// TWILIO_ACCOUNT_SID.
+	// AccountSID is the account ("AC…"). Empty: the channel is off.
 	AccountSID string
 	// AuthToken is the account's auth token: it checks webhook signatures,
-	// and authenticates sends when no API key is set. Env TWILIO_AUTH_TOKEN.
+	// and authenticates sends when no API key is set.
 	AuthToken string
 	// APIKey ("SK…") authenticates sends, with APISecret, when both are
-	// set. Env TWILIO_API_KEY.
+	// set.
 	APIKey string
-	// APISecret is APIKey's secret. Env TWILIO_API_SECRET.
+	// APISecret is APIKey's secret.
 	APISecret string
-	// PublicURL is the http(s) URL Twilio calls chatgate at, without a
-	// trailing slash; it may have a path when a proxy strips it. Default
-	// DefaultPublicURL. Env CHATGATE_PUBLIC_URL.
+	// PublicURL is the http(s) URL Twilio calls chatgate at; a trailing
+	// slash is dropped, and it may have a path when a proxy strips it.
+	// Webhook signatures are checked against it and status callback URLs
+	// are built from it. Required when the channel is on; it has no
+	// default here, since it is chatgate's public URL, not Twilio's.
 	PublicURL string
-	// TrustForwarded lets a proxy's X-Forwarded-* headers override the
-	// public URL when a signature is checked. Env
-	// CHATGATE_TWILIO_TRUST_FORWARDED.
+	// TrustForwarded lets a proxy's X-Forwarded-Proto, -Host, -Prefix and
+	// -Path headers override the public URL's parts when a signature is
+	// checked. Set it only behind a proxy that overwrites them.
 	TrustForwarded bool
 	// Numbers are the phone numbers, short codes and alphanumeric sender
-	// IDs. The first of a channel is its default sender. Env
-	// CHATGATE_TWILIO_NUMBERS.
+	// IDs (ParseOrigins reads the list format). The first of a channel is
+	// its default sender.
 	Numbers []Origin
 	// MessagingServices are messaging services; the first of a channel is
-	// its default sender, before any number. Env
-	// CHATGATE_TWILIO_MESSAGING_SERVICES.
+	// its default sender, before any number.
 	MessagingServices []Origin
-	// APIURL is the REST API's base URL. Default DefaultAPIURL. Env
-	// CHATGATE_TWILIO_API_URL.
+	// APIURL is the REST API's base URL. Default DefaultAPIURL; point it
+	// at a local stand-in for tests and demos, every *.twilio.com request
+	// goes there.
 	APIURL string
-	// SendTimeout bounds one REST call. Default DefaultSendTimeout. Env
-	// CHATGATE_TWILIO_SEND_TIMEOUT.
+	// SendTimeout bounds one REST call. Default DefaultSendTimeout.
 	SendTimeout time.Duration
-}
-
-// ConfigFromEnv reads the Env* variables through lookup (os.LookupEnv in
-// production), applies the defaults and validates the result. Without
-// TWILIO_ACCOUNT_SID it returns a config whose Enabled is false, and no
-// error unless numbers or messaging services are set. Errors name the
-// variable at fault; several problems are joined.
-func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
-	get := func(name string) string {
-		v, _ := lookup(name)
-		// Env files often carry a stray space or CR; none of these has one.
-		return strings.TrimSpace(v)
-	}
-	cfg := Config{
-		AccountSID: get(EnvAccountSID),
-		AuthToken:  get(EnvAuthToken),
-		APIKey:     get(EnvAPIKey),
-		APISecret:  get(EnvAPISecret),
-		PublicURL:  get(EnvPublicURL),
-		APIURL:     get(EnvAPIURL),
-	}
-	var errs []error
-	if v := get(EnvTrustForwarded); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a boolean (true or false)", EnvTrustForwarded, v))
-		}
-		cfg.TrustForwarded = b
-	}
-	if v := get(EnvSendTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 10s", EnvSendTimeout, v))
-		case d <= 0:
-			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", EnvSendTimeout, v))
-		default:
-			cfg.SendTimeout = d
-		}
-	}
-	var err error
-	if cfg.Numbers, err = ParseOrigins(get(EnvNumbers), false); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", EnvNumbers, err))
-	}
-	if cfg.MessagingServices, err = ParseOrigins(get(EnvMessagingServices), true); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", EnvMessagingServices, err))
-	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
 }
 
 // Enabled reports whether the Twilio channel is configured, that is whether
@@ -167,9 +80,6 @@ func (c Config) Enabled() bool { return c.AccountSID != "" }
 
 // WithDefaults returns c with every unset optional field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.PublicURL == "" {
-		c.PublicURL = DefaultPublicURL
-	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.APIURL == "" {
 		c.APIURL = DefaultAPIURL
@@ -181,61 +91,64 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate checks c, naming the environment variable of each problem. A
-// config without an account SID is valid (and not Enabled) unless it lists
-// numbers or messaging services, which would then be silently ignored.
+// Validate checks c, returning one *gateway.ConfigError per problem
+// (joined). A config without an account SID is valid (and not Enabled)
+// unless it lists numbers or messaging services, which would then be
+// silently ignored.
 func (c Config) Validate() error {
 	var errs []error
 	if !c.Enabled() {
 		if len(c.Numbers) > 0 || len(c.MessagingServices) > 0 {
-			errs = append(errs, fmt.Errorf("%s: required when %s or %s is set", EnvAccountSID, EnvNumbers, EnvMessagingServices))
+			errs = append(errs, gateway.ConfigErrorf("AccountSID", "required when numbers or messaging services are set"))
 		}
 		return errors.Join(errs...)
 	}
 	// twilio-go refuses credentials with other characters at every request;
 	// say so at start instead.
 	if !strings.HasPrefix(c.AccountSID, "AC") || !isAlnum(c.AccountSID) {
-		errs = append(errs, fmt.Errorf("%s: want AC followed by letters and digits", EnvAccountSID))
+		errs = append(errs, gateway.ConfigErrorf("AccountSID", "want AC followed by letters and digits"))
 	}
 	switch {
 	case c.APIKey != "" || c.APISecret != "":
 		if !strings.HasPrefix(c.APIKey, "SK") || !isAlnum(c.APIKey) {
-			errs = append(errs, fmt.Errorf("%s: want SK followed by letters and digits when %s is set", EnvAPIKey, EnvAPISecret))
+			errs = append(errs, gateway.ConfigErrorf("APIKey", "want SK followed by letters and digits when an API secret is set"))
 		}
 		if c.APISecret == "" || !isAlnum(c.APISecret) {
-			errs = append(errs, fmt.Errorf("%s: required with %s, letters and digits only", EnvAPISecret, EnvAPIKey))
+			errs = append(errs, gateway.ConfigErrorf("APISecret", "required with an API key, letters and digits only"))
 		}
 	case c.AuthToken == "":
-		errs = append(errs, fmt.Errorf("%s: required (or %s and %s) when %s is set", EnvAuthToken, EnvAPIKey, EnvAPISecret, EnvAccountSID))
+		errs = append(errs, gateway.ConfigErrorf("AuthToken", "required (or an API key and its secret) when an account SID is set"))
 	}
 	if c.AuthToken != "" && !isAlnum(c.AuthToken) {
-		errs = append(errs, fmt.Errorf("%s: letters and digits only", EnvAuthToken))
+		errs = append(errs, gateway.ConfigErrorf("AuthToken", "letters and digits only"))
 	}
-	if err := checkBaseURL(c.PublicURL); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", EnvPublicURL, err))
+	if c.PublicURL == "" {
+		errs = append(errs, gateway.ConfigErrorf("PublicURL", "required: the URL Twilio calls chatgate at"))
+	} else if err := checkBaseURL(c.PublicURL); err != nil {
+		errs = append(errs, &gateway.ConfigError{Field: "PublicURL", Err: err})
 	}
 	if err := checkBaseURL(c.APIURL); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", EnvAPIURL, err))
+		errs = append(errs, &gateway.ConfigError{Field: "APIURL", Err: err})
 	}
 	if c.SendTimeout < 0 {
-		errs = append(errs, fmt.Errorf("%s: must be positive, got %s", EnvSendTimeout, c.SendTimeout))
+		errs = append(errs, gateway.ConfigErrorf("SendTimeout", "must be positive, got %s", c.SendTimeout))
 	}
 	seen := map[string]bool{}
 	for _, list := range []struct {
-		env     string
+		field   string
 		origins []Origin
 		service bool
-	}{{EnvNumbers, c.Numbers, false}, {EnvMessagingServices, c.MessagingServices, true}} {
+	}{{"Numbers", c.Numbers, false}, {"MessagingServices", c.MessagingServices, true}} {
 		for i, o := range list.origins {
 			err := o.validate()
 			if err == nil && o.Service != list.service {
-				err = errors.New("Service does not match the list it is in")
+				err = errors.New("service does not match the list it is in")
 			}
 			if err == nil && seen[o.Key()] {
 				err = errors.New("listed twice")
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: entry %d %q: %w", list.env, i+1, o.Key(), err))
+				errs = append(errs, gateway.ConfigErrorf(list.field, "entry %d %q: %w", i+1, o.Key(), err))
 			}
 			seen[o.Key()] = true
 		}

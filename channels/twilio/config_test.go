@@ -1,6 +1,7 @@
 package twilio_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,47 +11,31 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 )
 
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := m[k]
-		return v, ok
-	}
-}
-
-func TestConfigFromEnv(t *testing.T) {
+// A full config: defaults fill only what is unset, and the lookups pick
+// origins in the documented order.
+func TestConfig_WithDefaultsAndLookups(t *testing.T) {
 	t.Parallel()
-	cfg, err := twilio.ConfigFromEnv(env(map[string]string{
-		"TWILIO_ACCOUNT_SID":                 testAccountSID,
-		"TWILIO_AUTH_TOKEN":                  "0123456789abcdef\r",
-		"CHATGATE_PUBLIC_URL":                "https://chat.example.com/",
-		"CHATGATE_TWILIO_TRUST_FORWARDED":    "true",
-		"CHATGATE_TWILIO_NUMBERS":            " sms:+1 (555) 123-4567=sales@1, whatsapp:+14155238886=support@80 ,sms:384387,sms:ACME,",
-		"CHATGATE_TWILIO_MESSAGING_SERVICES": "sms:MG0123456789abcdef0123456789abcdef=marketing",
-		"CHATGATE_TWILIO_API_URL":            "http://127.0.0.1:4010",
-		"CHATGATE_TWILIO_SEND_TIMEOUT":       "3s",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := twilio.Config{
-		AccountSID:     testAccountSID,
-		AuthToken:      "0123456789abcdef",
-		PublicURL:      "https://chat.example.com",
-		TrustForwarded: true,
+	cfg := twilio.Config{
+		AccountSID: testAccountSID,
+		AuthToken:  "0123456789abcdef",
+		PublicURL:  "https://chat.example.com/",
 		Numbers: []twilio.Origin{
 			{Channel: gateway.ChannelSMS, Address: "+15551234567", Department: "sales", Rate: 1},
 			{Channel: gateway.ChannelWhatsApp, Address: "+14155238886", Department: "support", Rate: 80},
 			{Channel: gateway.ChannelSMS, Address: "384387"},
-			{Channel: gateway.ChannelSMS, Address: "ACME"},
 		},
 		MessagingServices: []twilio.Origin{
 			{Channel: gateway.ChannelSMS, Address: "MG0123456789abcdef0123456789abcdef", Department: "marketing", Service: true},
 		},
-		APIURL:      "http://127.0.0.1:4010",
-		SendTimeout: 3 * time.Second,
+	}.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("config\n got %+v\nwant %+v", cfg, want)
+	if cfg.PublicURL != "https://chat.example.com" || cfg.APIURL != twilio.DefaultAPIURL || cfg.SendTimeout != twilio.DefaultSendTimeout {
+		t.Fatalf("defaults: public URL %q, API URL %q, send timeout %v", cfg.PublicURL, cfg.APIURL, cfg.SendTimeout)
+	}
+	if set := (twilio.Config{APIURL: "http://127.0.0.1:4010/", SendTimeout: 3 * time.Second}).WithDefaults(); set.APIURL != "http://127.0.0.1:4010" || set.SendTimeout != 3*time.Second {
+		t.Fatalf("WithDefaults replaced set values: %+v", set)
 	}
 	if !cfg.Enabled() {
 		t.Error("not Enabled")
@@ -58,8 +43,8 @@ func TestConfigFromEnv(t *testing.T) {
 	if got := cfg.Channels(); !reflect.DeepEqual(got, []gateway.Channel{gateway.ChannelSMS, gateway.ChannelWhatsApp}) {
 		t.Errorf("Channels() = %v", got)
 	}
-	if got := cfg.Origins(gateway.ChannelSMS); len(got) != 4 || !got[0].Service {
-		t.Errorf("Origins(sms) = %+v, want the messaging service first, then 3 numbers", got)
+	if got := cfg.Origins(gateway.ChannelSMS); len(got) != 3 || !got[0].Service {
+		t.Errorf("Origins(sms) = %+v, want the messaging service first, then 2 numbers", got)
 	}
 	if d, ok := cfg.Department(gateway.ChannelWhatsApp, "+14155238886"); !ok || d != "support" {
 		t.Errorf("Department(whatsapp number) = %q, %v", d, ok)
@@ -67,83 +52,63 @@ func TestConfigFromEnv(t *testing.T) {
 	if _, ok := cfg.Department(gateway.ChannelSMS, "384387"); ok {
 		t.Error("Department of a number without one reported")
 	}
-}
-
-func TestConfigFromEnv_Defaults(t *testing.T) {
-	t.Parallel()
-	cfg, err := twilio.ConfigFromEnv(env(map[string]string{
-		"TWILIO_ACCOUNT_SID": testAccountSID,
-		"TWILIO_API_KEY":     "SK0123456789abcdef0123456789abcdef",
-		"TWILIO_API_SECRET":  "secret",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.PublicURL != twilio.DefaultPublicURL || cfg.APIURL != twilio.DefaultAPIURL || cfg.SendTimeout != twilio.DefaultSendTimeout || cfg.TrustForwarded {
-		t.Errorf("defaults not applied: %+v", cfg)
+	if off := (twilio.Config{}).WithDefaults(); off.Enabled() || off.Validate() != nil {
+		t.Errorf("empty config: Enabled %v, Validate %v; want off and valid", off.Enabled(), off.Validate())
 	}
 }
 
-func TestConfigFromEnv_Disabled(t *testing.T) {
+// Every problem is a *gateway.ConfigError naming the field, so that
+// cmd/chatgate can name the variable it read the field from.
+func TestConfig_ValidateNamesTheField(t *testing.T) {
 	t.Parallel()
-	cfg, err := twilio.ConfigFromEnv(env(map[string]string{"CHATGATE_PUBLIC_URL": "https://chat.example.com"}))
-	if err != nil || cfg.Enabled() {
-		t.Errorf("no account SID: Enabled %v, error %v; want off and no error", cfg.Enabled(), err)
-	}
-}
-
-// Every problem is refused at start with an error naming the variable.
-func TestConfigFromEnv_Errors(t *testing.T) {
-	t.Parallel()
-	base := map[string]string{"TWILIO_ACCOUNT_SID": testAccountSID, "TWILIO_AUTH_TOKEN": "token"}
+	sms := func(addr string) twilio.Origin { return twilio.Origin{Channel: gateway.ChannelSMS, Address: addr} }
 	tests := []struct {
-		name string
-		set  map[string]string
-		want []string // substrings of the error
+		name   string
+		change func(*twilio.Config)
+		fields []string // the fields named, in order
+		want   string   // a substring of the error
 	}{
-		{"numbers without account", map[string]string{"TWILIO_ACCOUNT_SID": "", "CHATGATE_TWILIO_NUMBERS": "sms:+15551234567"},
-			[]string{"TWILIO_ACCOUNT_SID", "required"}},
-		{"account SID malformed", map[string]string{"TWILIO_ACCOUNT_SID": "acct-1"}, []string{"TWILIO_ACCOUNT_SID"}},
-		{"no credentials", map[string]string{"TWILIO_AUTH_TOKEN": ""}, []string{"TWILIO_AUTH_TOKEN", "required"}},
-		{"API key without secret", map[string]string{"TWILIO_AUTH_TOKEN": "", "TWILIO_API_KEY": "SK1"}, []string{"TWILIO_API_SECRET"}},
-		{"API key malformed", map[string]string{"TWILIO_API_KEY": "key", "TWILIO_API_SECRET": "s"}, []string{"TWILIO_API_KEY"}},
-		{"token with symbols", map[string]string{"TWILIO_AUTH_TOKEN": "to-ken"}, []string{"TWILIO_AUTH_TOKEN"}},
-		{"public URL not http", map[string]string{"CHATGATE_PUBLIC_URL": "chat.example.com"}, []string{"CHATGATE_PUBLIC_URL"}},
-		{"public URL with query", map[string]string{"CHATGATE_PUBLIC_URL": "https://chat.example.com/?a=1"}, []string{"CHATGATE_PUBLIC_URL"}},
-		{"API URL", map[string]string{"CHATGATE_TWILIO_API_URL": "ftp://x"}, []string{"CHATGATE_TWILIO_API_URL"}},
-		{"trust not a boolean", map[string]string{"CHATGATE_TWILIO_TRUST_FORWARDED": "sometimes"}, []string{"CHATGATE_TWILIO_TRUST_FORWARDED"}},
-		{"timeout", map[string]string{"CHATGATE_TWILIO_SEND_TIMEOUT": "10"}, []string{"CHATGATE_TWILIO_SEND_TIMEOUT"}},
-		{"negative timeout", map[string]string{"CHATGATE_TWILIO_SEND_TIMEOUT": "-1s"}, []string{"CHATGATE_TWILIO_SEND_TIMEOUT"}},
-		{"number without channel", map[string]string{"CHATGATE_TWILIO_NUMBERS": "+15551234567"}, []string{"CHATGATE_TWILIO_NUMBERS", "entry 1", "channel:address"}},
-		{"unknown channel", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+15551234567,telegram:+15551234567"}, []string{"CHATGATE_TWILIO_NUMBERS", "entry 2", "telegram"}},
-		{"not a number", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+1555-CALL-NOW"}, []string{"CHATGATE_TWILIO_NUMBERS", "E.164"}},
-		{"whatsapp short code", map[string]string{"CHATGATE_TWILIO_NUMBERS": "whatsapp:384387"}, []string{"CHATGATE_TWILIO_NUMBERS", "WhatsApp"}},
-		{"bad rate", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+15551234567@fast"}, []string{"CHATGATE_TWILIO_NUMBERS", "rate"}},
-		{"zero rate", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+15551234567@0"}, []string{"CHATGATE_TWILIO_NUMBERS", "rate"}},
-		{"empty department", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+15551234567=@1"}, []string{"CHATGATE_TWILIO_NUMBERS", "department"}},
-		{"listed twice", map[string]string{"CHATGATE_TWILIO_NUMBERS": "sms:+15551234567,sms:+1 555 123 4567"}, []string{"CHATGATE_TWILIO_NUMBERS", "entry 2", "twice"}},
-		{"service SID", map[string]string{"CHATGATE_TWILIO_MESSAGING_SERVICES": "sms:PN123"}, []string{"CHATGATE_TWILIO_MESSAGING_SERVICES", "MG"}},
-		{"several problems at once", map[string]string{"CHATGATE_TWILIO_TRUST_FORWARDED": "maybe", "CHATGATE_TWILIO_NUMBERS": "x"},
-			[]string{"CHATGATE_TWILIO_TRUST_FORWARDED", "CHATGATE_TWILIO_NUMBERS"}},
+		{"numbers without account", func(c *twilio.Config) { c.AccountSID = "" }, []string{"AccountSID"}, "required"},
+		{"account SID malformed", func(c *twilio.Config) { c.AccountSID = "acct-1" }, []string{"AccountSID"}, "AC"},
+		{"no credentials", func(c *twilio.Config) { c.AuthToken = "" }, []string{"AuthToken"}, "required"},
+		{"API key without secret", func(c *twilio.Config) { c.AuthToken, c.APIKey = "", "SK1" }, []string{"APISecret"}, "required"},
+		{"API key malformed", func(c *twilio.Config) { c.APIKey, c.APISecret = "key", "s" }, []string{"APIKey"}, "SK"},
+		{"token with symbols", func(c *twilio.Config) { c.AuthToken = "to-ken" }, []string{"AuthToken"}, "letters and digits"},
+		{"public URL missing", func(c *twilio.Config) { c.PublicURL = "" }, []string{"PublicURL"}, "required"},
+		{"public URL not http", func(c *twilio.Config) { c.PublicURL = "chat.example.com" }, []string{"PublicURL"}, "http"},
+		{"public URL with query", func(c *twilio.Config) { c.PublicURL = "https://chat.example.com/?a=1" }, []string{"PublicURL"}, "query"},
+		{"API URL", func(c *twilio.Config) { c.APIURL = "ftp://x" }, []string{"APIURL"}, "http"},
+		{"negative timeout", func(c *twilio.Config) { c.SendTimeout = -time.Second }, []string{"SendTimeout"}, "positive"},
+		{"number not normalized", func(c *twilio.Config) { c.Numbers = []twilio.Origin{sms("+1 555 123 4567")} }, []string{"Numbers"}, "+15551234567"},
+		{"number listed twice", func(c *twilio.Config) { c.Numbers = []twilio.Origin{sms("+15551234567"), sms("+15551234567")} }, []string{"Numbers"}, "entry 2"},
+		{"service among numbers", func(c *twilio.Config) {
+			c.Numbers = []twilio.Origin{{Channel: gateway.ChannelSMS, Address: "MG0123456789abcdef", Service: true}}
+		}, []string{"Numbers"}, "service"},
+		{"number among services", func(c *twilio.Config) { c.MessagingServices = []twilio.Origin{sms("+15551234567")} }, []string{"MessagingServices"}, "service"},
+		{"several problems at once", func(c *twilio.Config) { c.AccountSID, c.PublicURL = "x", "" }, []string{"AccountSID", "PublicURL"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := map[string]string{}
-			for k, v := range base {
-				m[k] = v
-			}
-			for k, v := range tt.set {
-				m[k] = v
-			}
-			_, err := twilio.ConfigFromEnv(env(m))
+			cfg := testConfig(public)
+			tt.change(&cfg)
+			err := cfg.Validate()
 			if err == nil {
 				t.Fatal("no error")
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
+			var fields []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var ce *gateway.ConfigError
+				if !errors.As(e, &ce) {
+					t.Fatalf("problem %q is not a *gateway.ConfigError", e)
 				}
+				fields = append(fields, ce.Field)
+			}
+			if !reflect.DeepEqual(fields, tt.fields) {
+				t.Errorf("fields %v, want %v (error %q)", fields, tt.fields, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
 		})
 	}

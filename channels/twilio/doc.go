@@ -4,9 +4,11 @@
 //
 // It has three parts, each usable alone:
 //
-//   - Config, read from the environment by ConfigFromEnv: credentials, the
-//     public URL Twilio calls, and the numbers and messaging services chatgate
-//     sends from, with their department and rate (docs/twilio.md).
+//   - Config, a typed config that cmd/chatgate fills from the environment
+//     (only it reads the environment): credentials, the public URL Twilio
+//     calls, and the numbers and messaging services chatgate sends from,
+//     with their department and rate (docs/twilio.md); ParseOrigins reads
+//     the list format of the numbers.
 //   - Webhooks, the inbound side (role ingress): MessagesHandler serves
 //     POST /webhooks/twilio/messages and StatusHandler serves
 //     POST /webhooks/twilio/status. Both check X-Twilio-Signature first, turn

@@ -63,7 +63,7 @@ var _ sender.Provider = (*Provider)(nil)
 func NewProvider(cfg Config, ch gateway.Channel, opts ProviderOptions) (*Provider, error) {
 	cfg = cfg.WithDefaults()
 	if !cfg.Enabled() {
-		return nil, fmt.Errorf("%s: required to send through Twilio", EnvAccountSID)
+		return nil, gateway.ConfigErrorf("AccountSID", "required to send through Twilio")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func NewProvider(cfg Config, ch gateway.Channel, opts ProviderOptions) (*Provide
 	}
 	origins := cfg.Origins(ch)
 	if len(origins) == 0 {
-		return nil, fmt.Errorf("%s: no %s number (or %s entry) to send from", EnvNumbers, ch, EnvMessagingServices)
+		return nil, gateway.ConfigErrorf("Numbers", "no %s number (or messaging service) to send from", ch)
 	}
 	p := &Provider{
 		channel:    ch,
@@ -95,7 +95,7 @@ func NewProvider(cfg Config, ch gateway.Channel, opts ProviderOptions) (*Provide
 	if cfg.APIURL != DefaultAPIURL {
 		u, err := url.Parse(cfg.APIURL)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvAPIURL, err)
+			return nil, &gateway.ConfigError{Field: "APIURL", Err: err}
 		}
 		p.apiURL = u
 	}

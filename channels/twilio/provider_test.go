@@ -512,10 +512,10 @@ func TestNewProvider_Refuses(t *testing.T) {
 		ch   gateway.Channel
 		want string
 	}{
-		"disabled":             {twilio.Config{}, gateway.ChannelSMS, "TWILIO_ACCOUNT_SID"},
-		"no number":            {noWhatsApp, gateway.ChannelWhatsApp, "CHATGATE_TWILIO_NUMBERS"},
+		"disabled":             {twilio.Config{}, gateway.ChannelSMS, "AccountSID"},
+		"no number":            {noWhatsApp, gateway.ChannelWhatsApp, "Numbers"},
 		"not a Twilio channel": {testConfig(public), gateway.ChannelAPI, "api"},
-		"invalid":              {func() twilio.Config { c := testConfig(public); c.AuthToken = "not-alnum"; return c }(), gateway.ChannelSMS, "TWILIO_AUTH_TOKEN"},
+		"invalid":              {func() twilio.Config { c := testConfig(public); c.AuthToken = "not-alnum"; return c }(), gateway.ChannelSMS, "AuthToken"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := twilio.NewProvider(tc.cfg, tc.ch, twilio.ProviderOptions{})

@@ -101,20 +101,20 @@ type Webhooks struct {
 func NewWebhooks(cfg Config, opts WebhookOptions) (*Webhooks, error) {
 	cfg = cfg.WithDefaults()
 	if !cfg.Enabled() {
-		return nil, fmt.Errorf("%s: required for the Twilio webhooks", EnvAccountSID)
+		return nil, gateway.ConfigErrorf("AccountSID", "required for the Twilio webhooks")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.AuthToken == "" {
-		return nil, fmt.Errorf("%s: required to check Twilio's webhook signatures (an API key cannot)", EnvAuthToken)
+		return nil, gateway.ConfigErrorf("AuthToken", "required to check Twilio's webhook signatures (an API key cannot)")
 	}
 	if opts.Publisher == nil {
 		return nil, errors.New("twilio webhooks: a Publisher is required")
 	}
 	public, err := url.Parse(cfg.PublicURL)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvPublicURL, err)
+		return nil, &gateway.ConfigError{Field: "PublicURL", Err: err}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -677,10 +677,10 @@ func TestNewWebhooks_Refuses(t *testing.T) {
 		pub  gateway.Publisher
 		want string
 	}{
-		"disabled":              {twilio.Config{}, &testkit.Publisher{}, "TWILIO_ACCOUNT_SID"},
-		"API key, no token":     {noToken, &testkit.Publisher{}, "TWILIO_AUTH_TOKEN"},
+		"disabled":              {twilio.Config{}, &testkit.Publisher{}, "AccountSID"},
+		"API key, no token":     {noToken, &testkit.Publisher{}, "AuthToken"},
 		"no publisher":          {testConfig(public), nil, "Publisher"},
-		"invalid configuration": {func() twilio.Config { c := testConfig("ftp://x"); return c }(), &testkit.Publisher{}, "CHATGATE_PUBLIC_URL"},
+		"invalid configuration": {func() twilio.Config { c := testConfig("ftp://x"); return c }(), &testkit.Publisher{}, "PublicURL"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := twilio.NewWebhooks(tc.cfg, twilio.WebhookOptions{Publisher: tc.pub})

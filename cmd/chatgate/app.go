@@ -173,7 +173,7 @@ func newApp(ctx context.Context, cfg config, roles []string, log *slog.Logger) (
 	if err := cfg.Rules.Validate(); err != nil {
 		return nil, fmt.Errorf("rule times: %w", err)
 	}
-	if a.twilio, err = twilio.ConfigFromEnv(cfg.lookupEnv); err != nil {
+	if a.twilio, err = twilioSettings(cfg); err != nil {
 		return nil, err
 	}
 	store := pgstore.New(a.pool)
@@ -221,7 +221,7 @@ func (a *app) buildServer(tokens map[string]httpapi.Role) (*httpapi.Server, erro
 		// Twilio's signature is the authentication of its webhooks.
 		wh, err := twilio.NewWebhooks(a.twilio, twilio.WebhookOptions{Publisher: a.producer, Topics: a.topics, Logger: a.log, Now: a.now})
 		if err != nil {
-			return nil, err
+			return nil, twilioVariables.name(err)
 		}
 		wh.Mount(srv)
 	}
@@ -319,14 +319,14 @@ func (a *app) run(ctx context.Context) error {
 // providers returns the channel providers the configuration enables.
 func (a *app) providers() ([]sender.Provider, error) {
 	var ps []sender.Provider
-	apiCfg, err := apichannel.SenderConfigFromEnv(a.cfg.lookupEnv)
+	apiCfg, err := apiCallbackSettings(a.cfg)
 	if err != nil {
 		return nil, err
 	}
 	if apiCfg.Enabled() {
 		p, err := apichannel.NewSender(apiCfg)
 		if err != nil {
-			return nil, err
+			return nil, apiCallbackVariables.name(err)
 		}
 		ps = append(ps, p)
 	}
@@ -334,7 +334,7 @@ func (a *app) providers() ([]sender.Provider, error) {
 		for _, ch := range a.twilio.Channels() {
 			p, err := twilio.NewProvider(a.twilio, ch, twilio.ProviderOptions{Logger: a.log, Now: a.now})
 			if err != nil {
-				return nil, err
+				return nil, twilioVariables.name(err)
 			}
 			ps = append(ps, p)
 		}

@@ -16,7 +16,8 @@ import (
 )
 
 // config is chatgate's configuration, read from CHATGATE_* variables (see
-// docs/configuration.md); flags of `run` override single fields.
+// docs/configuration.md); flags of `run` override single fields. This file
+// and config_channels.go are the only readers of the environment.
 type config struct {
 	// DatabaseURL (CHATGATE_DATABASE_URL): PostgreSQL URL; empty starts a
 	// managed local cluster under DataDir.
@@ -80,10 +81,14 @@ type config struct {
 	// time-dependent rules by hand (the 24-hour window, timers) without
 	// waiting. Never set it in production.
 	ClockOffset time.Duration
-	// lookupEnv reads the channels' own settings (Twilio, API callback);
-	// os.LookupEnv, replaced in tests.
+	// lookupEnv reads the channels' sections (config_channels.go) when
+	// what needs them starts; os.LookupEnv, replaced in tests.
 	lookupEnv func(string) (string, bool)
 }
+
+// envPublicURL is the URL providers call chatgate at: the Twilio channel
+// checks signatures against it and builds status callbacks from it.
+const envPublicURL = "CHATGATE_PUBLIC_URL"
 
 // defaultConfig holds the defaults documented in docs/configuration.md.
 func defaultConfig() config {
@@ -137,7 +142,7 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 	str("CHATGATE_DATA_DIR", &c.DataDir)
 	str("CHATGATE_HTTP_ADDR", &c.HTTPAddr)
 	str("CHATGATE_ADMIN_ADDR", &c.AdminAddr)
-	str("CHATGATE_PUBLIC_URL", &c.PublicURL)
+	str(envPublicURL, &c.PublicURL)
 	if v, ok := lookupEnv("CHATGATE_TOPIC_PREFIX"); ok {
 		c.TopicPrefix = v // may be set to empty on purpose
 	}
@@ -200,7 +205,7 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("CHATGATE_EMBEDDED_KAFKA_ADDR=%q: %v", c.EmbeddedKafkaAddr, err))
 	}
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
-		errs = append(errs, fmt.Errorf("CHATGATE_PUBLIC_URL=%q: want an http:// or https:// URL", c.PublicURL))
+		errs = append(errs, fmt.Errorf("%s=%q: want an http:// or https:// URL", envPublicURL, c.PublicURL))
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("CHATGATE_DATABASE_URL: want a postgres:// URL"))

@@ -112,7 +112,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, log *slog.Log
 	}
 	// Only the API channel, to the demo's front end: no provider account
 	// in the environment is used.
-	env := map[string]string{apichannel.EnvCallbackURL: front.URL, apichannel.EnvCallbackSecret: secret}
+	env := map[string]string{envAPICallbackURL: front.URL, envAPICallbackSecret: secret}
 	cfg.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
 	fmt.Fprintln(out, "Starting a private chatgate (embedded broker, managed PostgreSQL, prompt expiry 5s)…")

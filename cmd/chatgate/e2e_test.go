@@ -67,18 +67,22 @@ func startStack(t testing.TB, brokers []string, dbURL string, roles ...string) *
 	return startStackEnv(t, brokers, dbURL, nil, roles...)
 }
 
-// startStackEnv is startStack with channel settings read from env instead
-// of the process environment.
+// startStackEnv is startStack with the configuration read from env
+// instead of the process environment.
 func startStackEnv(t testing.TB, brokers []string, dbURL string, env map[string]string, roles ...string) *stack {
 	t.Helper()
 	return startStackWith(t, brokers, dbURL, env, nil, roles...)
 }
 
 // startStackWith starts chatgate with the test tokens (api, desk, ops),
-// channel settings from env, and tune applied to the configuration last.
+// the configuration read from env as `chatgate run` reads the process's
+// environment, and tune applied to it last.
 func startStackWith(t testing.TB, brokers []string, dbURL string, env map[string]string, tune func(*config), roles ...string) *stack {
 	t.Helper()
-	cfg := defaultConfig()
+	cfg, err := loadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Brokers = brokers
 	cfg.DatabaseURL = dbURL
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -89,7 +93,6 @@ func startStackWith(t testing.TB, brokers []string, dbURL string, env map[string
 	if len(roles) == 0 {
 		roles = pipelineRoles
 	}
-	cfg.lookupEnv = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -71,7 +71,7 @@ func newCallbackInbox(t testing.TB) *callbackInbox {
 }
 
 func (in *callbackInbox) env() map[string]string {
-	return map[string]string{apichannel.EnvCallbackURL: in.srv.URL, apichannel.EnvCallbackSecret: testCallbackSecret}
+	return map[string]string{envAPICallbackURL: in.srv.URL, envAPICallbackSecret: testCallbackSecret}
 }
 
 // waitTexts waits until n messages arrived and returns them.

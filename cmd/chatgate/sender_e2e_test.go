@@ -40,7 +40,7 @@ func TestR32_APIChannelSenderDeliversOnceAndReportsStatus(t *testing.T) {
 
 	brokers := startBroker(t)
 	s := startStackEnv(t, brokers, pgtest.URL(t), map[string]string{
-		apichannel.EnvCallbackURL: callback.URL, apichannel.EnvCallbackSecret: secret,
+		envAPICallbackURL: callback.URL, envAPICallbackSecret: secret,
 	}, roleSender)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

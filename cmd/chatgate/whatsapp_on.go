@@ -4,12 +4,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -80,46 +77,6 @@ func whatsAppRole(a *app) (func(ctx context.Context) error, error) {
 		return nil, err
 	}
 	return svc.Run, nil
-}
-
-// whatsAppConfig holds the whatsapp role's settings.
-type whatsAppConfig struct {
-	device, name, mediaDir string
-	groups                 bool
-	rate                   float64
-	recipientGap           time.Duration
-}
-
-// whatsAppSettings reads the CHATGATE_WHATSAPP_* variables; errors name them.
-func whatsAppSettings(cfg config) (whatsAppConfig, error) {
-	get := func(name string) string { v, _ := cfg.lookupEnv(name); return strings.TrimSpace(v) }
-	wc := whatsAppConfig{device: get("CHATGATE_WHATSAPP_DEVICE"), name: get("CHATGATE_WHATSAPP_NAME"), mediaDir: get("CHATGATE_WHATSAPP_MEDIA_DIR")}
-	if wc.mediaDir == "" {
-		wc.mediaDir = cfg.dataPath("media")
-	}
-	var errs []error
-	switch v := get("CHATGATE_WHATSAPP_GROUPS"); v {
-	case "", "false", "0":
-	case "true", "1":
-		wc.groups = true
-	default:
-		errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_GROUPS=%q: want true or false", v))
-	}
-	if v := get("CHATGATE_WHATSAPP_RATE"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r <= 0 {
-			errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_RATE=%q: want messages per second > 0, e.g. 1 or 0.5", v))
-		}
-		wc.rate = r
-	}
-	if v := get("CHATGATE_WHATSAPP_RECIPIENT_GAP"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			errs = append(errs, fmt.Errorf("CHATGATE_WHATSAPP_RECIPIENT_GAP=%q: want a duration like 2s", v))
-		}
-		wc.recipientGap = d
-	}
-	return wc, errors.Join(errs...)
 }
 
 // newWhatsAppCmd is `chatgate whatsapp`: pair, devices, unlink.
