@@ -11,13 +11,16 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/gateway"
+	"github.com/chatgate/chatgate/gateway/devstack"
+	"github.com/chatgate/chatgate/gateway/httpapi"
 	"github.com/chatgate/chatgate/gateway/kafka"
 	"github.com/chatgate/chatgate/ticketing"
 )
 
 // config is chatgate's configuration, read from CHATGATE_* variables (see
 // docs/configuration.md); flags of `run` override single fields. This file
-// and config_channels.go are the only readers of the environment.
+// and config_channels.go are the only readers of the environment; every
+// default is applied once, here or in the package whose field it is.
 type config struct {
 	// DatabaseURL (CHATGATE_DATABASE_URL): PostgreSQL URL; empty starts a
 	// managed local cluster under DataDir.
@@ -93,9 +96,9 @@ const envPublicURL = "CHATGATE_PUBLIC_URL"
 // defaultConfig holds the defaults documented in docs/configuration.md.
 func defaultConfig() config {
 	return config{
-		EmbeddedKafkaAddr: "127.0.0.1:9092",
+		EmbeddedKafkaAddr: devstack.DefaultBrokerAddr,
 		DataDir:           "./.chatgate",
-		HTTPAddr:          ":8080",
+		HTTPAddr:          httpapi.DefaultAddr,
 		PublicURL:         "http://localhost:8080",
 		TopicPrefix:       gateway.DefaultTopicPrefix,
 		Partitions:        8,
