@@ -199,3 +199,10 @@ func reclaimPidFile(path string) error {
 	}
 	return nil
 }
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
+}
