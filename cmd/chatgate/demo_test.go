@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatgate/chatgate/cmd/chatgate/internal/demo"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
 )
 
 // The demo's script passes against the test stack, so CI runs the demo.
 func TestDemoScriptPassesAgainstTheStack(t *testing.T) {
 	t.Parallel()
-	front, err := startDemoFrontEnd(testCallbackSecret)
+	front, err := demo.StartFrontEnd(testCallbackSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func TestDemoScriptPassesAgainstTheStack(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err = runDemoScript(ctx, demoTarget{
+	err = demo.Run(ctx, demo.Target{
 		BaseURL: s.base, APIToken: testToken, OpsToken: testOpsToken, DeskToken: testDeskToken,
 		Brokers: s.brokers, Topics: s.app.topics, FrontEnd: front, PromptExpiry: promptExpiry, StepTimeout: 30 * time.Second,
 	}, &out)
@@ -53,7 +54,7 @@ func TestDemoScriptPassesAgainstTheStack(t *testing.T) {
 // A script step that does not happen fails the demo with a reason.
 func TestDemoScriptFailsWhenAStepDoesNotHappen(t *testing.T) {
 	t.Parallel()
-	front, err := startDemoFrontEnd(testCallbackSecret)
+	front, err := demo.StartFrontEnd(testCallbackSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestDemoScriptFailsWhenAStepDoesNotHappen(t *testing.T) {
 	// No callback configured: the customer never receives the prompt.
 	s := startRulesStack(t, startBroker(t), pgtest.URL(t), nil, nil)
 	var out bytes.Buffer
-	err = runDemoScript(context.Background(), demoTarget{
+	err = demo.Run(context.Background(), demo.Target{
 		BaseURL: s.base, APIToken: testToken, OpsToken: testOpsToken, DeskToken: testDeskToken,
 		Brokers: s.brokers, Topics: s.app.topics, FrontEnd: front, PromptExpiry: time.Minute, StepTimeout: 2 * time.Second,
 	}, &out)

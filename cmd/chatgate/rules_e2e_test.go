@@ -260,3 +260,12 @@ func TestRules_OutOfHoursConversationEndToEnd(t *testing.T) {
 		t.Fatalf("%d open conversations, want the live chat only", n)
 	}
 }
+
+// alwaysOpenSchedule is a department schedule open around the clock.
+func alwaysOpenSchedule() map[string][]string {
+	s := map[string][]string{}
+	for _, d := range scheduleDays {
+		s[d] = []string{"00:00-24:00"}
+	}
+	return s
+}
