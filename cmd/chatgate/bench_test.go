@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"testing"
-	"time"
 
+	"github.com/chatgate/chatgate/cmd/chatgate/internal/loadtest"
 	"github.com/chatgate/chatgate/gateway/postgres/pgtest"
 )
 
@@ -13,31 +13,16 @@ import (
 // message_added event on the tickets topic: the end-to-end rate.
 func BenchmarkPipeline(b *testing.B) {
 	s := startStack(b, startBroker(b), pgtest.URL(b))
-	opts := benchOptions{
-		Messages: max(b.N, 100), Concurrency: 64, Contacts: 500, Timeout: 5 * time.Minute,
-		Target: s.base, Token: testToken, Brokers: s.brokers,
+	opts := loadtest.Options{
+		Messages: max(b.N, 100), Concurrency: 64, Contacts: 500,
+		Target: s.base, Token: testToken, Brokers: s.brokers, Topics: s.app.topics,
 	}
 	b.ResetTimer()
-	res, err := pushLoad(context.Background(), opts, s.app.topics)
+	res, err := loadtest.PushLoad(context.Background(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(res.rate(), "msgs/s")
+	b.ReportMetric(res.Rate(), "msgs/s")
 	b.ReportMetric(float64(res.EventLatency.P50.Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(res.EventLatency.P99.Microseconds())/1000, "p99_ms")
-}
-
-func TestBenchPercentiles(t *testing.T) {
-	t.Parallel()
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	l := percentiles(ds)
-	if l.P50 != 51*time.Millisecond || l.P99 != 100*time.Millisecond || l.Max != 100*time.Millisecond {
-		t.Fatalf("percentiles %+v", l)
-	}
-	if (percentiles(nil) != latencies{}) {
-		t.Fatal("percentiles of nothing")
-	}
 }
