@@ -34,7 +34,7 @@ func (d *cliDB) close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := d.pg.Stop(ctx); err != nil {
-			d.log.Error("stop embedded postgres", "err", err)
+			d.log.Error("stop embedded postgres", "error", err)
 		}
 	}
 }

@@ -319,7 +319,9 @@ func (l *kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	if !l.log.Enabled(ctx, lvl) {
 		return
 	}
-	l.log.Log(ctx, lvl, "kfake: "+fmt.Sprintf(format, args...))
+	// A static message, kfake's own words as an attribute, so that a log
+	// search for the embedded broker's lines finds them all.
+	l.log.Log(ctx, lvl, "kfake", "detail", fmt.Sprintf(format, args...))
 }
 
 // captureErrors starts recording error logs.

@@ -149,7 +149,7 @@ func (p *Postgres) wait(sp *serverProcess) {
 	sp.err = sp.cmd.Wait()
 	close(sp.exited)
 	if !sp.stopping.Load() {
-		p.log.Error("postgres exited unexpectedly", "err", exitError(sp.err), "data_dir", p.dataDir, "log_tail", p.logTail())
+		p.log.Error("postgres exited unexpectedly", "error", exitError(sp.err), "data_dir", p.dataDir, "log_tail", p.logTail())
 	}
 }
 
