@@ -366,7 +366,7 @@ func (s *Sender) transportError(ctx, actx context.Context, err error) error {
 	}
 	err = unwrapURLError(err)
 	var ne net.Error
-	if context.Cause(actx) == errAttemptTimeout || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.Is(context.Cause(actx), errAttemptTimeout) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return sender.Temporary(CodeTimeout, fmt.Sprintf("callback did not answer within %s", s.cfg.Timeout), 0)
 	}
 	return sender.Temporary(CodeNetworkError, "callback unreachable: "+err.Error(), 0)

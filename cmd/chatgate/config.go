@@ -199,13 +199,13 @@ func loadConfig(lookupEnv func(string) (string, bool)) (config, error) {
 func (c config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		errs = append(errs, fmt.Errorf("CHATGATE_HTTP_ADDR=%q: %v", c.HTTPAddr, err))
+		errs = append(errs, fmt.Errorf("CHATGATE_HTTP_ADDR=%q: %w", c.HTTPAddr, err))
 	}
 	if err := validateAdminAddr(c.AdminAddr); err != nil {
 		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.EmbeddedKafkaAddr); err != nil {
-		errs = append(errs, fmt.Errorf("CHATGATE_EMBEDDED_KAFKA_ADDR=%q: %v", c.EmbeddedKafkaAddr, err))
+		errs = append(errs, fmt.Errorf("CHATGATE_EMBEDDED_KAFKA_ADDR=%q: %w", c.EmbeddedKafkaAddr, err))
 	}
 	if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("%s=%q: want an http:// or https:// URL", envPublicURL, c.PublicURL))

@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, opts demoOptions, out io.Writer, log *slog.Log
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.run(runCtx) }()
-	defer func() { stop(); <-done }()
+	defer func() { stop(); <-done }() //nolint:errcheck // its error now is the stop we asked for
 	select {
 	case <-a.server.Listening():
 	case err := <-done:

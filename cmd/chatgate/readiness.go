@@ -113,7 +113,7 @@ func validateAdminAddr(addr string) error {
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("CHATGATE_ADMIN_ADDR=%q: %v (or \"off\")", addr, err)
+		return fmt.Errorf("CHATGATE_ADMIN_ADDR=%q: %w (or \"off\")", addr, err)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func (p *Postgres) waitReady(ctx context.Context) (*pgx.Conn, error) {
 		case <-p.proc.exited:
 			return nil, fmt.Errorf("postgres exited during startup: %w", exitError(p.proc.err))
 		case <-ctx.Done():
-			return nil, fmt.Errorf("postgres not ready on port %d: %w (last: %v)", p.port, ctx.Err(), lastErr)
+			return nil, fmt.Errorf("postgres not ready on port %d: %w (last: %w)", p.port, ctx.Err(), lastErr)
 		case <-tick.C:
 		}
 	}
