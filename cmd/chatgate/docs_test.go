@@ -198,3 +198,55 @@ func TestDocs_EventsStatusOrderIsTheCodesRank(t *testing.T) {
 		t.Error("docs/events.md says failed is final; read outranks it")
 	}
 }
+
+// Only cmd/chatgate reads the environment (docs/architecture.md): channel
+// and other packages take typed configs, so a variable has one reader, one
+// default and errors that name it. pgtest reads CHATGATE_TEST_DATABASE_URL
+// for the tests alone; a module of its own (deploy/check, the deployment's
+// checks) is not chatgate's code.
+func TestOnlyTheCommandReadsTheEnvironment(t *testing.T) {
+	t.Parallel()
+	read := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ|ExpandEnv)\(`)
+	allowed := []string{"cmd/chatgate/", "gateway/postgres/pgtest/"}
+	readers := 0
+	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != repoRoot && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != repoRoot {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !read.Match(src) {
+			return nil
+		}
+		readers++
+		rel, err := filepath.Rel(repoRoot, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !slices.ContainsFunc(allowed, func(dir string) bool { return strings.HasPrefix(rel, dir) }) {
+			t.Errorf("%s reads the environment; read the variable in cmd/chatgate and hand the package a typed config", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readers == 0 {
+		t.Fatalf("no Go file under %s reads the environment: the scan is broken", repoRoot)
+	}
+}
