@@ -79,10 +79,11 @@ func TestDocs_MetricsAreDocumented(t *testing.T) {
 }
 
 // projectDocs are the documents of the project: README.md, CHANGELOG.md,
-// docs/*.md and deploy/**/*.md, as paths relative to the repository.
+// CONTRIBUTING.md, docs/*.md and deploy/**/*.md, as paths relative to the
+// repository.
 func projectDocs(t *testing.T) []string {
 	t.Helper()
-	docs := []string{"README.md", "CHANGELOG.md"}
+	docs := []string{"README.md", "CHANGELOG.md", "CONTRIBUTING.md"}
 	for _, dir := range []string{"docs", "deploy"} {
 		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
