@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // E.164 allows at most 15 digits after the "+"; the shortest business
@@ -25,13 +27,13 @@ func contactAddress(waID string) (string, error) {
 		return "", errors.New("is empty")
 	case isDigits(waID):
 		if len(waID) > maxE164Digits || waID[0] == '0' {
-			return "", fmt.Errorf("%q is not a phone number in international form", mask(waID))
+			return "", fmt.Errorf("%q is not a phone number in international form", gateway.Mask(waID))
 		}
 		return "+" + waID, nil
 	case isBSUID(waID):
 		return waID, nil
 	}
-	return "", fmt.Errorf("%q is neither a WhatsApp phone number nor a business-scoped user id", mask(waID))
+	return "", fmt.Errorf("%q is neither a WhatsApp phone number nor a business-scoped user id", gateway.Mask(waID))
 }
 
 // recipientOf is the reverse of contactAddress for a send: the "to" of a
@@ -40,7 +42,7 @@ func recipientOf(addr string) (to, userID string, err error) {
 	a := strings.TrimSpace(addr)
 	if rest, ok := strings.CutPrefix(a, "+"); ok {
 		if !isDigits(rest) || len(rest) > maxE164Digits || rest[0] == '0' {
-			return "", "", fmt.Errorf("%q is not an E.164 phone number", mask(a))
+			return "", "", fmt.Errorf("%q is not an E.164 phone number", gateway.Mask(a))
 		}
 		return rest, "", nil
 	}
@@ -50,7 +52,7 @@ func recipientOf(addr string) (to, userID string, err error) {
 	case isBSUID(a):
 		return "", a, nil
 	}
-	return "", "", fmt.Errorf("%q is neither an E.164 phone number nor a business-scoped user id", mask(a))
+	return "", "", fmt.Errorf("%q is neither an E.164 phone number nor a business-scoped user id", gateway.Mask(a))
 }
 
 // isBSUID reports whether s has the shape of a business-scoped user id: an
@@ -91,12 +93,12 @@ func normalizeBusinessNumber(s string) (string, error) {
 			b.WriteRune(r)
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
 		default:
-			return "", fmt.Errorf("%q is not a phone number", mask(s))
+			return "", fmt.Errorf("%q is not a phone number", gateway.Mask(s))
 		}
 	}
 	out := b.String()
 	if len(out) < minE164Digits+1 || len(out) > maxE164Digits+1 || out[1] == '0' {
-		return "", fmt.Errorf("%q is not an E.164 phone number", mask(s))
+		return "", fmt.Errorf("%q is not an E.164 phone number", gateway.Mask(s))
 	}
 	return out, nil
 }
@@ -111,15 +113,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// mask hides all but the last four characters of a number or id, for
-// errors and logs (STYLE.md: no phone numbers in logs).
-func mask(s string) string {
-	const keep = 4
-	r := []rune(s)
-	if len(r) <= keep {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-keep) + string(r[len(r)-keep:])
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/chatgate/chatgate/gateway"
 )
 
 // Defaults of Config.
@@ -184,7 +186,7 @@ func (cfg Config) Validate() error {
 			if _, err := normalizeBusinessNumber(n.Address); err != nil {
 				add(f("Address"), "%v", err)
 			} else if j, dup := addrs[n.Address]; dup {
-				add(f("Address"), "%s is also Numbers[%d]", mask(n.Address), j)
+				add(f("Address"), "%s is also Numbers[%d]", gateway.Mask(n.Address), j)
 			} else {
 				addrs[n.Address] = i
 			}

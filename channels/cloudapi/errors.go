@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/gateway/sender"
 )
 
@@ -74,9 +74,9 @@ type GraphError struct {
 
 // Error names the code and Meta's message, numbers masked.
 func (e *GraphError) Error() string {
-	msg := maskNumbers(firstNonEmpty(e.Message, http.StatusText(e.HTTPStatus)))
+	msg := gateway.Mask(firstNonEmpty(e.Message, http.StatusText(e.HTTPStatus)))
 	if e.Details != "" {
-		msg += ": " + maskNumbers(e.Details)
+		msg += ": " + gateway.Mask(e.Details)
 	}
 	if e.Code == 0 && e.Message == "" {
 		return fmt.Sprintf("graph api: HTTP %d %s", e.HTTPStatus, msg)
@@ -184,8 +184,8 @@ func describeMetaError(code int, title, details string) (string, string) {
 	if code == ErrCodeReengagement {
 		codeStr = CodeWindowClosed
 	}
-	meta := strings.TrimSpace(maskNumbers(title))
-	if d := strings.TrimSpace(maskNumbers(details)); d != "" && d != meta {
+	meta := strings.TrimSpace(gateway.Mask(title))
+	if d := strings.TrimSpace(gateway.Mask(details)); d != "" && d != meta {
 		if meta != "" {
 			meta += ": "
 		}
@@ -266,9 +266,3 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return min(max(d, 0), MaxRetryAfter)
 }
-
-var numberPattern = regexp.MustCompile(`\+?\d[\d ()-]{5,}\d`)
-
-// maskNumbers masks every phone-number-like run of digits in s: Meta's
-// messages often quote the recipient.
-func maskNumbers(s string) string { return numberPattern.ReplaceAllStringFunc(s, mask) }

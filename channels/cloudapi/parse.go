@@ -273,7 +273,7 @@ func (p *parser) message(path string, m waMessage, contacts []waContact, to stri
 		in.From = a
 	case m.FromUserID != "":
 		if !isBSUID(m.FromUserID) {
-			p.problem(path+".from_user_id", "%q is not a business-scoped user id", mask(m.FromUserID))
+			p.problem(path+".from_user_id", "%q is not a business-scoped user id", gateway.Mask(m.FromUserID))
 		}
 		in.From = m.FromUserID
 	default:

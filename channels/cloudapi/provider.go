@@ -203,7 +203,7 @@ func (p *Provider) number(from string) (Number, error) {
 	if n, ok := p.cfg.Number(from); ok {
 		return n, nil
 	}
-	return Number{}, sender.Permanent(CodeNoSender, fmt.Sprintf("%s is not a business number of the Cloud API configuration", mask(from)))
+	return Number{}, sender.Permanent(CodeNoSender, fmt.Sprintf("%s is not a business number of the Cloud API configuration", gateway.Mask(from)))
 }
 
 // sendError classifies a failed call, slows down what Meta asked to, and
